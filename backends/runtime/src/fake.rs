@@ -1,0 +1,295 @@
+//! An in-memory [`ContainerRuntime`] that records every call, for unit
+//! tests of the code that drives a runtime.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::{
+    registry_labels, ContainerInfo, ContainerRuntime, ContainerState, EngineInfo, MountInfo,
+    PublishedPort, RegistrySpec, RuntimeError, RuntimeKind, DATA_DIR, REGISTRY_PORT,
+};
+
+/// Failure a test makes the fake return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// `pull_image` fails.
+    Pull,
+    /// `start_container` fails with [`RuntimeError::PortInUse`].
+    PortInUse,
+    /// `create_container` fails after the volume was created.
+    CreateContainer,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    calls: Vec<String>,
+    images: BTreeSet<String>,
+    networks: BTreeSet<String>,
+    volumes: BTreeMap<String, BTreeMap<String, String>>,
+    containers: BTreeMap<String, ContainerInfo>,
+    faults: Vec<Fault>,
+}
+
+/// Fake engine whose state lives in memory.
+#[derive(Debug)]
+pub struct FakeRuntime {
+    kind: RuntimeKind,
+    state: Mutex<State>,
+}
+
+impl FakeRuntime {
+    pub fn new(kind: RuntimeKind) -> Self {
+        FakeRuntime {
+            kind,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Makes `reference` present locally, so `create` does not pull it.
+    pub fn with_image(self, reference: &str) -> Self {
+        self.lock().images.insert(reference.to_owned());
+        self
+    }
+
+    pub fn with_network(self, name: &str) -> Self {
+        self.lock().networks.insert(name.to_owned());
+        self
+    }
+
+    pub fn with_fault(self, fault: Fault) -> Self {
+        self.lock().faults.push(fault);
+        self
+    }
+
+    /// Adds a container that regctl did not create.
+    pub fn with_foreign_container(self, name: &str) -> Self {
+        let info = ContainerInfo {
+            id: format!("id-{name}"),
+            name: name.to_owned(),
+            image: "docker.io/library/nginx:latest".to_owned(),
+            state: ContainerState::Running,
+            labels: BTreeMap::new(),
+            env: Vec::new(),
+            ports: Vec::new(),
+            networks: Vec::new(),
+            mounts: Vec::new(),
+        };
+        self.lock().containers.insert(name.to_owned(), info);
+        self
+    }
+
+    /// Calls made so far, such as `create_container regctl-registry`.
+    pub fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone()
+    }
+
+    pub fn container_names(&self) -> Vec<String> {
+        self.lock().containers.keys().cloned().collect()
+    }
+
+    pub fn volume_names(&self) -> Vec<String> {
+        self.lock().volumes.keys().cloned().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("fake runtime state is not poisoned")
+    }
+
+    fn record(&self, call: String) -> std::sync::MutexGuard<'_, State> {
+        let mut state = self.lock();
+        state.calls.push(call);
+        state
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("injected fault: {0}")]
+struct InjectedFault(&'static str);
+
+fn container_from_spec(spec: &RegistrySpec) -> ContainerInfo {
+    ContainerInfo {
+        id: format!("id-{}", spec.name),
+        name: spec.name.clone(),
+        image: spec.image.clone(),
+        state: ContainerState::Created,
+        labels: registry_labels(spec),
+        env: spec.env_strings(),
+        ports: vec![PublishedPort {
+            host_ip: spec.port.host_ip.to_string(),
+            host_port: spec.port.host_port.unwrap_or_default(),
+            container_port: REGISTRY_PORT,
+        }],
+        networks: spec.network.iter().map(|net| net.name.clone()).collect(),
+        mounts: spec
+            .data_volume()
+            .map(|name| MountInfo {
+                kind: "volume".to_owned(),
+                source: name.to_owned(),
+                destination: DATA_DIR.to_owned(),
+            })
+            .into_iter()
+            .collect(),
+    }
+}
+
+#[async_trait]
+impl ContainerRuntime for FakeRuntime {
+    fn kind(&self) -> RuntimeKind {
+        self.kind
+    }
+
+    fn socket(&self) -> &str {
+        "fake://"
+    }
+
+    fn create_request(&self, spec: &RegistrySpec) -> Result<serde_json::Value, RuntimeError> {
+        Ok(serde_json::json!({ "fake": spec.name }))
+    }
+
+    async fn info(&self) -> Result<EngineInfo, RuntimeError> {
+        drop(self.record("info".to_owned()));
+        Ok(EngineInfo {
+            kind: self.kind,
+            version: "0.0.0".to_owned(),
+            api_version: "0.0".to_owned(),
+            socket: self.socket().to_owned(),
+            rootless: false,
+        })
+    }
+
+    async fn image_exists(&self, reference: &str) -> Result<bool, RuntimeError> {
+        let state = self.record(format!("image_exists {reference}"));
+        Ok(state.images.contains(reference))
+    }
+
+    async fn pull_image(&self, reference: &str) -> Result<(), RuntimeError> {
+        let mut state = self.record(format!("pull_image {reference}"));
+        if state.faults.contains(&Fault::Pull) {
+            return Err(RuntimeError::engine(InjectedFault("pull failed")));
+        }
+        state.images.insert(reference.to_owned());
+        Ok(())
+    }
+
+    async fn network_exists(&self, name: &str) -> Result<bool, RuntimeError> {
+        let state = self.record(format!("network_exists {name}"));
+        Ok(state.networks.contains(name))
+    }
+
+    async fn volume_exists(&self, name: &str) -> Result<bool, RuntimeError> {
+        let state = self.record(format!("volume_exists {name}"));
+        Ok(state.volumes.contains_key(name))
+    }
+
+    async fn volume_labels(
+        &self,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, RuntimeError> {
+        let state = self.record(format!("volume_labels {name}"));
+        Ok(state.volumes.get(name).cloned())
+    }
+
+    async fn create_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), RuntimeError> {
+        let mut state = self.record(format!("create_volume {name}"));
+        state.volumes.insert(name.to_owned(), labels.clone());
+        Ok(())
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<(), RuntimeError> {
+        let mut state = self.record(format!("remove_volume {name}"));
+        state.volumes.remove(name);
+        Ok(())
+    }
+
+    async fn create_container(&self, spec: &RegistrySpec) -> Result<String, RuntimeError> {
+        let mut state = self.record(format!("create_container {}", spec.name));
+        if state.faults.contains(&Fault::CreateContainer) {
+            return Err(RuntimeError::engine(InjectedFault("create failed")));
+        }
+        if state.containers.contains_key(&spec.name) {
+            return Err(RuntimeError::ContainerExists {
+                name: spec.name.clone(),
+            });
+        }
+        let info = container_from_spec(spec);
+        let id = info.id.clone();
+        state.containers.insert(spec.name.clone(), info);
+        Ok(id)
+    }
+
+    async fn start_container(&self, name: &str) -> Result<(), RuntimeError> {
+        let mut state = self.record(format!("start_container {name}"));
+        if state.faults.contains(&Fault::PortInUse) {
+            let port = state
+                .containers
+                .get(name)
+                .and_then(|info| info.ports.first())
+                .map_or(0, |port| port.host_port);
+            return Err(RuntimeError::PortInUse {
+                port,
+                source: Box::new(InjectedFault("address already in use")),
+            });
+        }
+        let info = state
+            .containers
+            .get_mut(name)
+            .ok_or_else(|| RuntimeError::ContainerNotFound {
+                name: name.to_owned(),
+            })?;
+        info.state = ContainerState::Running;
+        Ok(())
+    }
+
+    async fn stop_container(&self, name: &str, _timeout_seconds: u32) -> Result<(), RuntimeError> {
+        let mut state = self.record(format!("stop_container {name}"));
+        let info = state
+            .containers
+            .get_mut(name)
+            .ok_or_else(|| RuntimeError::ContainerNotFound {
+                name: name.to_owned(),
+            })?;
+        info.state = ContainerState::Exited;
+        Ok(())
+    }
+
+    async fn remove_container(&self, name: &str) -> Result<(), RuntimeError> {
+        let mut state = self.record(format!("remove_container {name}"));
+        state
+            .containers
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| RuntimeError::ContainerNotFound {
+                name: name.to_owned(),
+            })
+    }
+
+    async fn inspect_container(&self, name: &str) -> Result<Option<ContainerInfo>, RuntimeError> {
+        let state = self.record(format!("inspect_container {name}"));
+        Ok(state.containers.get(name).cloned())
+    }
+
+    async fn list_containers(
+        &self,
+        label: &str,
+        value: &str,
+    ) -> Result<Vec<ContainerInfo>, RuntimeError> {
+        let state = self.record(format!("list_containers {label}={value}"));
+        Ok(state
+            .containers
+            .values()
+            .filter(|info| info.labels.get(label).map(String::as_str) == Some(value))
+            .cloned()
+            .collect())
+    }
+
+    async fn container_logs(&self, name: &str, tail: usize) -> Result<String, RuntimeError> {
+        drop(self.record(format!("container_logs {name} {tail}")));
+        Ok("fake log line\n".to_owned())
+    }
+}

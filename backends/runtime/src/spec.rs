@@ -1,0 +1,115 @@
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// Port the Distribution registry listens on inside its container.
+pub const REGISTRY_PORT: u16 = 5000;
+
+/// Directory where the registry's filesystem driver keeps its data.
+pub const DATA_DIR: &str = "/var/lib/registry";
+
+/// Everything a backend needs to create one registry container.
+///
+/// The spec is stored in a label of the container it created, so `start`,
+/// `list` and later recreations read it back. It must therefore never hold a
+/// secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrySpec {
+    /// Container name, also the DNS alias on an attached network.
+    pub name: String,
+    /// Image reference of the registry.
+    pub image: String,
+    /// Host address the registry port is published on.
+    pub port: PortSpec,
+    /// Whether `REGISTRY_STORAGE_DELETE_ENABLED=true` is set.
+    pub delete_enabled: bool,
+    /// Where the registry stores blobs and manifests.
+    pub storage: StorageSpec,
+    /// Environment of the container, sorted by key, with unique keys.
+    pub env: Vec<EnvVar>,
+    /// Existing network to attach the container to, besides the default one.
+    pub network: Option<NetworkSpec>,
+}
+
+/// Published port of the registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortSpec {
+    pub host_ip: IpAddr,
+    /// Host port. `None` until `create` allocates a free one, and always
+    /// `Some` in a spec that reached an engine.
+    pub host_port: Option<u16>,
+}
+
+/// Storage driver of the registry. Exactly one reaches the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "driver", rename_all = "lowercase")]
+pub enum StorageSpec {
+    /// The registry's `filesystem` driver, rooted at [`DATA_DIR`].
+    Filesystem { source: VolumeSource },
+}
+
+/// What is mounted at [`DATA_DIR`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum VolumeSource {
+    /// A named volume that regctl creates and labels.
+    Volume { name: String },
+}
+
+/// One environment variable of the registry container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvVar {
+    pub key: String,
+    pub value: String,
+}
+
+/// Network attachment with the aliases the registry answers to on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkSpec {
+    pub name: String,
+    pub aliases: Vec<String>,
+}
+
+impl RegistrySpec {
+    /// Named volume that holds the registry's data, if any.
+    pub fn data_volume(&self) -> Option<&str> {
+        match &self.storage {
+            StorageSpec::Filesystem {
+                source: VolumeSource::Volume { name },
+            } => Some(name),
+        }
+    }
+
+    /// Short name of the storage driver, as the registry's configuration
+    /// calls it.
+    pub fn storage_driver(&self) -> &'static str {
+        match self.storage {
+            StorageSpec::Filesystem { .. } => "filesystem",
+        }
+    }
+
+    /// Environment as `KEY=VALUE` strings, the form both engines take.
+    pub fn env_strings(&self) -> Vec<String> {
+        self.env
+            .iter()
+            .map(|var| format!("{}={}", var.key, var.value))
+            .collect()
+    }
+
+    /// Address to push to from the host, such as `localhost:5001`.
+    ///
+    /// A registry published on every interface or on loopback is reached as
+    /// `localhost`, because engines treat `localhost` registries as insecure
+    /// by default and so push over plain HTTP.
+    pub fn endpoint(&self) -> Option<String> {
+        let port = self.port.host_port?;
+        let ip = self.port.host_ip;
+        if ip.is_loopback() || ip.is_unspecified() {
+            Some(format!("localhost:{port}"))
+        } else if ip.is_ipv6() {
+            Some(format!("[{ip}]:{port}"))
+        } else {
+            Some(format!("{ip}:{port}"))
+        }
+    }
+}
