@@ -1,1 +1,13 @@
+//! Docker backend of regctl, through the `bollard` client.
+//!
+//! The bollard client stays inside this crate: callers see only
+//! [`regctl_runtime::ContainerRuntime`] and [`RuntimeError`].
 
+mod convert;
+mod error;
+mod request;
+mod runtime;
+
+pub use error::DockerError;
+pub use request::create_request;
+pub use runtime::DockerRuntime;

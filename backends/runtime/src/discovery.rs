@@ -98,7 +98,10 @@ mod tests {
     }
 
     fn urls(endpoints: &[Endpoint]) -> Vec<&str> {
-        endpoints.iter().map(|endpoint| endpoint.url.as_str()).collect()
+        endpoints
+            .iter()
+            .map(|endpoint| endpoint.url.as_str())
+            .collect()
     }
 
     #[test]

@@ -94,7 +94,9 @@ impl FakeRuntime {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().expect("fake runtime state is not poisoned")
+        self.state
+            .lock()
+            .expect("fake runtime state is not poisoned")
     }
 
     fn record(&self, call: String) -> std::sync::MutexGuard<'_, State> {
@@ -236,24 +238,26 @@ impl ContainerRuntime for FakeRuntime {
                 source: Box::new(InjectedFault("address already in use")),
             });
         }
-        let info = state
-            .containers
-            .get_mut(name)
-            .ok_or_else(|| RuntimeError::ContainerNotFound {
-                name: name.to_owned(),
-            })?;
+        let info =
+            state
+                .containers
+                .get_mut(name)
+                .ok_or_else(|| RuntimeError::ContainerNotFound {
+                    name: name.to_owned(),
+                })?;
         info.state = ContainerState::Running;
         Ok(())
     }
 
     async fn stop_container(&self, name: &str, _timeout_seconds: u32) -> Result<(), RuntimeError> {
         let mut state = self.record(format!("stop_container {name}"));
-        let info = state
-            .containers
-            .get_mut(name)
-            .ok_or_else(|| RuntimeError::ContainerNotFound {
-                name: name.to_owned(),
-            })?;
+        let info =
+            state
+                .containers
+                .get_mut(name)
+                .ok_or_else(|| RuntimeError::ContainerNotFound {
+                    name: name.to_owned(),
+                })?;
         info.state = ContainerState::Exited;
         Ok(())
     }

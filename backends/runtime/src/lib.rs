@@ -24,6 +24,5 @@ pub use runtime::{
     RuntimeKind,
 };
 pub use spec::{
-    EnvVar, NetworkSpec, PortSpec, RegistrySpec, StorageSpec, VolumeSource, DATA_DIR,
-    REGISTRY_PORT,
+    EnvVar, NetworkSpec, PortSpec, RegistrySpec, StorageSpec, VolumeSource, DATA_DIR, REGISTRY_PORT,
 };

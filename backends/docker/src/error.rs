@@ -1,0 +1,143 @@
+use bollard::errors::Error as BollardError;
+use regctl_runtime::{BoxError, RuntimeError, RuntimeKind};
+
+/// Failure of one Docker API call, named after the operation.
+///
+/// Messages leave out the bollard error because `main` prints the cause
+/// chain after the message.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error("invalid Docker address `{url}`: expected unix:///PATH or tcp://HOST:PORT")]
+    InvalidUrl { url: String },
+
+    #[error("failed to connect to Docker at {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to query the Docker version")]
+    Version(#[source] BollardError),
+
+    #[error("failed to inspect image `{image}`")]
+    InspectImage {
+        image: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to pull image `{image}`")]
+    PullImage {
+        image: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to inspect network `{name}`")]
+    InspectNetwork {
+        name: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to inspect volume `{name}`")]
+    InspectVolume {
+        name: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to create volume `{name}`")]
+    CreateVolume {
+        name: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to remove volume `{name}`")]
+    RemoveVolume {
+        name: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to create container `{name}`")]
+    CreateContainer {
+        name: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to start container `{name}`")]
+    StartContainer {
+        name: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to stop container `{name}`")]
+    StopContainer {
+        name: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to remove container `{name}`")]
+    RemoveContainer {
+        name: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to inspect container `{name}`")]
+    InspectContainer {
+        name: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to list containers")]
+    ListContainers(#[source] BollardError),
+
+    #[error("failed to read the logs of container `{name}`")]
+    ContainerLogs {
+        name: String,
+        #[source]
+        source: BollardError,
+    },
+}
+
+impl From<DockerError> for RuntimeError {
+    fn from(error: DockerError) -> Self {
+        RuntimeError::engine(error)
+    }
+}
+
+/// HTTP status of an error the daemon answered with, if any.
+pub(crate) fn status_code(error: &BollardError) -> Option<u16> {
+    match error {
+        BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+/// Whether the error means the daemon could not be reached at all, as
+/// opposed to an error the daemon answered with.
+pub(crate) fn is_connection_error(error: &BollardError) -> bool {
+    matches!(
+        error,
+        BollardError::IOError { .. }
+            | BollardError::HyperLegacyError { .. }
+            | BollardError::SocketNotFoundError(_)
+            | BollardError::RequestTimeoutError
+    )
+}
+
+pub(crate) fn unreachable(socket: &str, source: BollardError) -> RuntimeError {
+    RuntimeError::Unreachable {
+        kind: RuntimeKind::Docker,
+        socket: socket.to_owned(),
+        source: BoxError::from(source),
+    }
+}

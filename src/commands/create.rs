@@ -1,0 +1,333 @@
+//! `regctl create`: compile the flags, then create, start and wait.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use regctl_runtime::{
+    spec_from_labels, volume_labels, ContainerRuntime, RegistrySpec, RuntimeError, RuntimeKind,
+    LABEL_MANAGED, LABEL_NAME,
+};
+use serde::Serialize;
+use tracing::{debug, info, warn};
+
+use crate::cli::{CreateArgs, DocumentFormat, RuntimeChoice};
+use crate::commands::{regctl_spec, RegistryView};
+use crate::compile::compile_create;
+use crate::engines::{self, Engine};
+use crate::error::Error;
+use crate::output::{print_document, print_text};
+use crate::ports::{self, CreateLock};
+use crate::readiness::wait_until_ready;
+
+/// Attempts to start on a freshly allocated port when another process took
+/// the previous one between the check and the start.
+const MAX_START_ATTEMPTS: usize = 5;
+
+/// What `create` made, so a failure can remove exactly that.
+#[derive(Debug, Default)]
+struct Created {
+    container: bool,
+    volume: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DryRun<'a> {
+    runtime: RuntimeKind,
+    spec: &'a RegistrySpec,
+    request: serde_json::Value,
+}
+
+pub async fn run(args: &CreateArgs) -> Result<(), Error> {
+    let spec = compile_create(args)?;
+
+    if spec.delete_enabled {
+        warn!(
+            "delete is enabled on `{}`: the registry has no authentication, so anyone who \
+             can reach its port can delete images",
+            spec.name
+        );
+    }
+
+    if args.dry_run {
+        return dry_run(args, &spec).await;
+    }
+
+    let engine = engines::connect(args.runtime.runtime).await?;
+    let runtime = engine.runtime.as_ref();
+    check_network(&engine, &spec).await?;
+    ensure_image(&engine, &spec.image).await?;
+    check_explicit_port(&engine, &spec)?;
+
+    let (spec, created) = {
+        let _lock = CreateLock::acquire().await?;
+        provision(runtime, spec).await?
+    };
+
+    if !args.wait.no_wait {
+        let timeout = Duration::from_secs(args.wait.wait_timeout);
+        if let Err(error) = wait_until_ready(runtime, &spec, timeout).await {
+            if args.keep_on_failure {
+                warn!("keeping container `{}` for debugging", spec.name);
+            } else {
+                roll_back(runtime, &spec.name, &created).await;
+            }
+            return Err(error);
+        }
+    }
+
+    info!(
+        "registry `{}` is ready on {}; push to {}",
+        spec.name,
+        engine.info.kind,
+        spec.endpoint().unwrap_or_default()
+    );
+    print_created(&engine, &spec, args.output)
+}
+
+async fn dry_run(args: &CreateArgs, spec: &RegistrySpec) -> Result<(), Error> {
+    // An explicit runtime needs no engine: the request is rendered offline.
+    let runtime = match args.runtime.runtime {
+        RuntimeChoice::Docker => RuntimeKind::Docker,
+        RuntimeChoice::Podman => RuntimeKind::Podman,
+        RuntimeChoice::Auto => engines::connect(RuntimeChoice::Auto).await?.info.kind,
+    };
+
+    let request = match runtime {
+        RuntimeKind::Docker => regctl_docker::create_request(spec)?,
+        RuntimeKind::Podman => regctl_podman::create_request(spec).map_err(RuntimeError::engine)?,
+    };
+
+    if spec.port.host_port.is_none() {
+        info!("the host port is allocated at create time, so the dry run leaves it empty");
+    }
+
+    let document = DryRun {
+        runtime,
+        spec,
+        request,
+    };
+    print_document(&document, args.output.unwrap_or(DocumentFormat::Json))
+}
+
+async fn check_network(engine: &Engine, spec: &RegistrySpec) -> Result<(), Error> {
+    let Some(network) = &spec.network else {
+        return Ok(());
+    };
+
+    if engine.runtime.network_exists(&network.name).await? {
+        Ok(())
+    } else {
+        Err(Error::NetworkNotFound {
+            name: network.name.clone(),
+            runtime: engine.info.kind,
+        })
+    }
+}
+
+/// Pulls `image` only when the engine does not have it.
+async fn ensure_image(engine: &Engine, image: &str) -> Result<(), Error> {
+    if engine.runtime.image_exists(image).await? {
+        debug!("image `{image}` is present");
+        return Ok(());
+    }
+
+    info!("pulling image `{image}`");
+    engine
+        .runtime
+        .pull_image(image)
+        .await
+        .map_err(|source| Error::ImageUnavailable {
+            image: image.to_owned(),
+            runtime: engine.info.kind,
+            source,
+        })
+}
+
+/// Checks an explicit `--port` that no engine call can check early: a
+/// rootless engine cannot bind a privileged port, and fails only at start.
+fn check_explicit_port(engine: &Engine, spec: &RegistrySpec) -> Result<(), Error> {
+    let Some(port) = spec.port.host_port else {
+        return Ok(());
+    };
+
+    let first_unprivileged = ports::first_unprivileged_port();
+    if engine.info.rootless && port < first_unprivileged {
+        return Err(Error::PrivilegedPort {
+            port,
+            first_unprivileged,
+            runtime: engine.info.kind,
+        });
+    }
+    Ok(())
+}
+
+/// Creates the volume and the container and starts it, under the create
+/// lock. On failure, removes what it created and returns the error.
+async fn provision(
+    runtime: &dyn ContainerRuntime,
+    spec: RegistrySpec,
+) -> Result<(RegistrySpec, Created), Error> {
+    check_name_free(runtime, &spec.name).await?;
+
+    let name = spec.name.clone();
+    let mut created = Created::default();
+    match provision_steps(runtime, spec, &mut created).await {
+        Ok(spec) => Ok((spec, created)),
+        Err(error) => {
+            roll_back(runtime, &name, &created).await;
+            Err(error)
+        }
+    }
+}
+
+async fn provision_steps(
+    runtime: &dyn ContainerRuntime,
+    mut spec: RegistrySpec,
+    created: &mut Created,
+) -> Result<RegistrySpec, Error> {
+    let explicit_port = spec.port.host_port;
+    let mut taken = recorded_ports(runtime).await?;
+
+    if let Some(volume) = spec.data_volume() {
+        if ensure_volume(runtime, &spec.name, volume).await? {
+            created.volume = Some(volume.to_owned());
+        }
+    }
+
+    for _ in 0..MAX_START_ATTEMPTS {
+        let port = match explicit_port {
+            Some(port) if taken.contains(&port) || !ports::is_free(spec.port.host_ip, port) => {
+                return Err(Error::PortInUse {
+                    ip: spec.port.host_ip,
+                    port,
+                });
+            }
+            Some(port) => port,
+            None => ports::allocate(spec.port.host_ip, &taken)?,
+        };
+        spec.port.host_port = Some(port);
+
+        runtime.create_container(&spec).await?;
+        created.container = true;
+
+        match runtime.start_container(&spec.name).await {
+            Ok(()) => return Ok(spec),
+            Err(RuntimeError::PortInUse { .. }) if explicit_port.is_none() => {
+                debug!("host port {port} was taken before the start; trying another");
+                runtime.remove_container(&spec.name).await?;
+                created.container = false;
+                taken.insert(port);
+            }
+            Err(RuntimeError::PortInUse { .. }) => {
+                return Err(Error::PortInUse {
+                    ip: spec.port.host_ip,
+                    port,
+                });
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+
+    Err(Error::NoFreePort {
+        ip: spec.port.host_ip,
+        first: ports::FIRST_AUTO_PORT,
+        last: ports::LAST_AUTO_PORT,
+    })
+}
+
+/// Fails when any container already has the name, and says whether it is a
+/// regctl registry.
+async fn check_name_free(runtime: &dyn ContainerRuntime, name: &str) -> Result<(), Error> {
+    let Some(container) = runtime.inspect_container(name).await? else {
+        return Ok(());
+    };
+
+    if regctl_spec(&container).is_some() {
+        Err(Error::RegistryExists {
+            name: name.to_owned(),
+            runtime: runtime.kind(),
+            state: container.state.to_string(),
+        })
+    } else {
+        Err(Error::ForeignContainer {
+            name: name.to_owned(),
+            runtime: runtime.kind(),
+        })
+    }
+}
+
+/// Host ports of every regctl registry on the engine, running or not, so a
+/// new registry never takes the port of a stopped one.
+async fn recorded_ports(runtime: &dyn ContainerRuntime) -> Result<BTreeSet<u16>, Error> {
+    let containers = runtime.list_containers(LABEL_MANAGED, "true").await?;
+    Ok(containers
+        .iter()
+        .filter_map(|container| spec_from_labels(&container.labels)?.port.host_port)
+        .collect())
+}
+
+/// Creates the data volume, or reuses it when an earlier registry of the
+/// same name left it. Returns whether it created the volume.
+async fn ensure_volume(
+    runtime: &dyn ContainerRuntime,
+    registry: &str,
+    volume: &str,
+) -> Result<bool, Error> {
+    match runtime.volume_labels(volume).await? {
+        None => {
+            runtime
+                .create_volume(volume, &volume_labels(registry))
+                .await?;
+            Ok(true)
+        }
+        Some(labels)
+            if labels.get(LABEL_MANAGED).map(String::as_str) == Some("true")
+                && labels.get(LABEL_NAME).map(String::as_str) == Some(registry) =>
+        {
+            info!("reusing data volume `{volume}`");
+            Ok(false)
+        }
+        Some(_) => Err(Error::ForeignVolume {
+            name: volume.to_owned(),
+            runtime: runtime.kind(),
+        }),
+    }
+}
+
+/// Removes what a failed `create` made. A failure here is logged, because
+/// the error that caused the roll-back is the one to report.
+async fn roll_back(runtime: &dyn ContainerRuntime, name: &str, created: &Created) {
+    if created.container {
+        debug!("removing container `{name}`");
+        if let Err(error) = runtime.remove_container(name).await {
+            warn!(
+                "failed to remove container `{name}` after the failure: {}",
+                engines::error_chain(&error)
+            );
+        }
+    }
+
+    if let Some(volume) = &created.volume {
+        debug!("removing volume `{volume}`");
+        if let Err(error) = runtime.remove_volume(volume).await {
+            warn!(
+                "failed to remove volume `{volume}` after the failure: {}",
+                engines::error_chain(&error)
+            );
+        }
+    }
+}
+
+fn print_created(
+    engine: &Engine,
+    spec: &RegistrySpec,
+    format: Option<DocumentFormat>,
+) -> Result<(), Error> {
+    match format {
+        None => print_text(&format!("{}\n", spec.endpoint().unwrap_or_default())),
+        Some(format) => {
+            let view = RegistryView::new(engine.info.kind, "running".to_owned(), spec);
+            print_document(&view, format)
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! regctl creates and manages local OCI registries on Docker or Podman.
+//!
+//! The binary is a thin `main`; this library holds the CLI definition, the
+//! pure flag compiler and the commands, so tests can reach them.
+
+pub mod cli;
+pub mod commands;
+pub mod compile;
+pub mod engines;
+pub mod error;
+pub mod logging;
+pub mod output;
+pub mod ports;
+pub mod readiness;
+pub mod validate;
+
+use cli::{Cli, Command};
+use error::Error;
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Create(args) => commands::create::run(&args).await,
+        Command::List(args) => commands::list::run(&args).await,
+        Command::Inspect(args) => commands::lifecycle::inspect(&args).await,
+        Command::Start(args) => commands::lifecycle::start(&args).await,
+        Command::Stop(args) => commands::lifecycle::stop(&args).await,
+        Command::Delete(args) => commands::lifecycle::delete(&args).await,
+    }
+}

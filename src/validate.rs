@@ -1,0 +1,266 @@
+//! Parsers for single argument values. Each error names the value and says
+//! what a valid one looks like; clap prints it as a usage error (exit 2).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::str::FromStr;
+
+use oci_spec::distribution::Reference;
+
+/// Longest DNS label, and so the longest registry name: the name is also the
+/// registry's alias on a network.
+const MAX_NAME_LENGTH: usize = 63;
+
+/// `--port` as given: an optional host IP and a host port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortArg {
+    pub host_ip: Option<IpAddr>,
+    pub host_port: u16,
+}
+
+/// One `--extra-env KEY=VALUE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvArg {
+    pub key: String,
+    pub value: String,
+}
+
+/// Host IP used when `--port` names none: loopback, so the registry, which
+/// has no authentication, is not exposed to the network.
+pub const DEFAULT_HOST_IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// Checks that `name` is a DNS label: lowercase letters, digits and `-`, at
+/// most 63 characters, starting and ending with a letter or digit.
+pub fn parse_registry_name(name: &str) -> Result<String, String> {
+    if name.is_empty() {
+        return Err("the registry name is empty".to_owned());
+    }
+
+    if name.len() > MAX_NAME_LENGTH {
+        return Err(format!(
+            "`{name}` has {} characters; a registry name is a DNS label of at most {MAX_NAME_LENGTH}",
+            name.len()
+        ));
+    }
+
+    let valid_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+    if let Some(bad) = name.chars().find(|c| !valid_char(*c)) {
+        return Err(format!(
+            "`{name}` contains {bad:?}; use lowercase letters, digits and `-`, \
+             because the name is also a DNS alias"
+        ));
+    }
+
+    if name.starts_with('-') || name.ends_with('-') {
+        return Err(format!(
+            "`{name}` starts or ends with `-`; start and end the name with a letter or digit"
+        ));
+    }
+
+    Ok(name.to_owned())
+}
+
+/// Parses `[HOST_IP:]HOST_PORT`, with IPv6 addresses in brackets such as
+/// `[::1]:5001`.
+pub fn parse_port(value: &str) -> Result<PortArg, String> {
+    let (host_ip, port) = match value.rsplit_once(':') {
+        Some((ip, port)) => (Some(parse_host_ip(ip, value)?), port),
+        None => (None, value),
+    };
+
+    let host_port: u16 = port
+        .parse()
+        .map_err(|_| format!("`{value}`: `{port}` is not a port number; expected 1 to 65535"))?;
+
+    if host_port == 0 {
+        return Err(format!(
+            "`{value}`: port 0 is not allowed; omit --port to let regctl pick a free port"
+        ));
+    }
+
+    Ok(PortArg { host_ip, host_port })
+}
+
+fn parse_host_ip(ip: &str, value: &str) -> Result<IpAddr, String> {
+    let unbracketed = ip
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(ip);
+
+    IpAddr::from_str(unbracketed).map_err(|_| {
+        format!(
+            "`{value}`: `{ip}` is not an IP address; expected [HOST_IP:]HOST_PORT \
+             such as 127.0.0.1:5001 or [::1]:5001"
+        )
+    })
+}
+
+/// Parses `KEY=VALUE`, where KEY matches `[A-Za-z_][A-Za-z0-9_]*`. The value
+/// is kept verbatim and may be empty or contain `=`.
+pub fn parse_env_var(value: &str) -> Result<EnvArg, String> {
+    let Some((key, env_value)) = value.split_once('=') else {
+        // The whole argument may be a secret, so only its key-like head is shown.
+        return Err(format!(
+            "`{}` has no `=`; expected KEY=VALUE",
+            truncate_for_message(value)
+        ));
+    };
+
+    let mut chars = key.chars();
+    let valid_head = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let valid_tail = chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid_head || !valid_tail {
+        return Err(format!(
+            "`{key}` is not a valid variable name; use letters, digits and `_`, \
+             not starting with a digit"
+        ));
+    }
+
+    Ok(EnvArg {
+        key: key.to_owned(),
+        value: env_value.to_owned(),
+    })
+}
+
+/// Checks that `value` parses as an image reference, such as
+/// `docker.io/library/registry:2` or `registry@sha256:...`.
+pub fn parse_image(value: &str) -> Result<String, String> {
+    let expected = "expected a reference such as docker.io/library/registry:2";
+    let reference = Reference::from_str(value).map_err(|error| {
+        format!("`{value}` is not a valid image reference ({error}); {expected}")
+    })?;
+
+    // oci-spec 0.8 accepts an uppercase first path component, which the
+    // engines reject with "repository name must be lowercase".
+    if reference
+        .repository()
+        .chars()
+        .any(|c| c.is_ascii_uppercase())
+    {
+        return Err(format!(
+            "`{value}` is not a valid image reference: the repository must be lowercase; {expected}"
+        ));
+    }
+
+    Ok(value.to_owned())
+}
+
+fn truncate_for_message(value: &str) -> String {
+    const SHOWN: usize = 40;
+    if value.chars().count() <= SHOWN {
+        value.to_owned()
+    } else {
+        let head: String = value.chars().take(SHOWN).collect();
+        format!("{head}...")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_accepts_dns_labels() {
+        for name in ["a", "regctl-registry", "kind-registry-2", &"a".repeat(63)] {
+            assert_eq!(parse_registry_name(name).as_deref(), Ok(name));
+        }
+    }
+
+    #[test]
+    fn name_rejects_non_dns_labels() {
+        let long = "a".repeat(64);
+        for name in [
+            "",
+            "has space",
+            "a/b",
+            "-lead",
+            ".lead",
+            "trail-",
+            "Upper",
+            "a_b",
+            "a.b",
+            &long,
+        ] {
+            assert!(parse_registry_name(name).is_err(), "{name:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn port_forms() {
+        assert_eq!(
+            parse_port("5001"),
+            Ok(PortArg {
+                host_ip: None,
+                host_port: 5001
+            })
+        );
+        assert_eq!(
+            parse_port("0.0.0.0:80"),
+            Ok(PortArg {
+                host_ip: Some("0.0.0.0".parse().unwrap()),
+                host_port: 80
+            })
+        );
+        assert_eq!(
+            parse_port("[::1]:5001"),
+            Ok(PortArg {
+                host_ip: Some("::1".parse().unwrap()),
+                host_port: 5001
+            })
+        );
+    }
+
+    #[test]
+    fn port_errors_name_the_value() {
+        for value in [
+            "0",
+            "65536",
+            "abc",
+            "300.1.1.1:5000",
+            "localhost:5000",
+            "-1",
+            "",
+        ] {
+            let error = parse_port(value).unwrap_err();
+            assert!(error.contains(&format!("`{value}`")), "{error}");
+        }
+    }
+
+    #[test]
+    fn env_keeps_value_verbatim() {
+        assert_eq!(
+            parse_env_var("A_B=x=y "),
+            Ok(EnvArg {
+                key: "A_B".into(),
+                value: "x=y ".into()
+            })
+        );
+        assert_eq!(
+            parse_env_var("_K="),
+            Ok(EnvArg {
+                key: "_K".into(),
+                value: String::new()
+            })
+        );
+    }
+
+    #[test]
+    fn env_rejects_bad_keys() {
+        assert!(parse_env_var("NOEQUALS").unwrap_err().contains("no `=`"));
+        assert!(parse_env_var("1A=x").unwrap_err().contains("`1A`"));
+        assert!(parse_env_var("A-B=x").unwrap_err().contains("`A-B`"));
+        assert!(parse_env_var("=x").is_err());
+    }
+
+    #[test]
+    fn image_references() {
+        assert!(parse_image("docker.io/library/registry:2").is_ok());
+        assert!(parse_image("registry:2").is_ok());
+        assert!(parse_image("localhost:5001/registry@sha256:0000000000000000000000000000000000000000000000000000000000000000").is_ok());
+        assert!(parse_image("Registry:2").is_err());
+        assert!(parse_image("UPPER/case:1").is_err());
+        assert!(parse_image("registry:").is_err());
+        assert!(parse_image("").is_err());
+    }
+}

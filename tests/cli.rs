@@ -1,0 +1,148 @@
+//! The binary's exit codes and messages for input it rejects before it
+//! talks to an engine, and its offline dry run.
+
+use assert_cmd::Command;
+
+fn regctl() -> Command {
+    let mut command = Command::cargo_bin("regctl").expect("the regctl binary is built");
+    // Every case here fails or ends before discovery; the variables make
+    // sure a regression shows as a failure, not as a call to a host engine.
+    command
+        .env_remove("REGCTL_RUNTIME")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env("CONTAINER_HOST", "unix:///nonexistent/podman.sock");
+    command
+}
+
+/// Runs `regctl ARGS` and returns its exit code and stderr.
+fn run_failing(args: &[&str]) -> (i32, String) {
+    let output = regctl().args(args).output().expect("regctl runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.stdout.is_empty(), "{args:?} wrote to stdout");
+    (output.status.code().expect("regctl exited"), stderr)
+}
+
+#[test]
+fn usage_errors_exit_2_and_name_the_value() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["create", "Bad Name"], "`Bad Name`"),
+        (&["create", "a/b"], "`a/b`"),
+        (&["create", "--", "-lead"], "`-lead`"),
+        (&["create", &"x".repeat(64)], "64 characters"),
+        (&["create", "--port", "0"], "`0`"),
+        (&["create", "--port", "65536"], "`65536`"),
+        (&["create", "--port", "http"], "`http`"),
+        (&["create", "--port", "999.1.1.1:5001"], "`999.1.1.1`"),
+        (
+            &["create", "--extra-env", "NOVALUE"],
+            "`NOVALUE` has no `=`",
+        ),
+        (&["create", "--extra-env", "9KEY=x"], "`9KEY`"),
+        (
+            &["create", "--extra-env", "A=1", "--extra-env", "A=2"],
+            "`--extra-env A`",
+        ),
+        (
+            &[
+                "create",
+                "--delete-enabled",
+                "--extra-env",
+                "REGISTRY_STORAGE_DELETE_ENABLED=false",
+            ],
+            "contradicts --delete-enabled",
+        ),
+        (&["create", "--image", "UPPER/case:1"], "`UPPER/case:1`"),
+        (&["create", "--runtime", "containerd"], "containerd"),
+        (&["create", "--wait-timeout", "-1"], "-1"),
+        (&["create", "--wait-timeout", "soon"], "soon"),
+    ];
+
+    for (args, expected) in cases {
+        let (code, stderr) = run_failing(args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn unknown_runtime_from_env_is_a_usage_error() {
+    let output = regctl()
+        .args(["list"])
+        .env("REGCTL_RUNTIME", "lxc")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("lxc"), "{stderr}");
+}
+
+#[test]
+fn delete_enabled_warns_on_stderr() {
+    let output = regctl()
+        .args([
+            "create",
+            "--delete-enabled",
+            "--dry-run",
+            "--runtime",
+            "docker",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("warning: delete is enabled"), "{stderr}");
+    assert!(
+        stderr.contains("anyone who can reach its port can delete images"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn dry_run_prints_spec_and_request_offline() {
+    for (runtime, image_field) in [("docker", "Image"), ("podman", "image")] {
+        let output = regctl()
+            .args([
+                "create",
+                "dev",
+                "--port",
+                "5077",
+                "--dry-run",
+                "--runtime",
+                runtime,
+                "-o",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+
+        let document: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+        assert_eq!(document["runtime"], runtime);
+        assert_eq!(document["spec"]["name"], "dev");
+        assert_eq!(document["spec"]["port"]["host_port"], 5077);
+        assert_eq!(
+            document["request"][image_field], "docker.io/library/registry:2",
+            "{runtime}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn dry_run_yaml() {
+    let output = regctl()
+        .args(["create", "--dry-run", "--runtime", "podman", "-o", "yaml"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+
+    assert!(output.status.success());
+    let document: serde_yaml::Value = serde_yaml::from_str(&stdout).expect("stdout is YAML");
+    assert_eq!(document["runtime"], "podman");
+}
