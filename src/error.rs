@@ -81,7 +81,7 @@ pub enum Error {
         logs: String,
     },
 
-    #[error("registry `{name}` exited before it answered at {url}")]
+    #[error("registry `{name}` stopped before it answered at {url}")]
     Exited {
         name: String,
         url: String,

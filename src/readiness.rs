@@ -59,14 +59,18 @@ pub async fn wait_until_ready(
     let mut probes = 0u32;
 
     loop {
-        if probe(&client, &url).await {
+        // Another server may answer on the port while this container
+        // restarts, so an answer counts only from a running container.
+        if probe(&client, &url).await
+            && state(runtime, &spec.name).await == Some(ContainerState::Running)
+        {
             spinner.finish_and_clear();
             debug!("{url} answered after {} ms", started.elapsed().as_millis());
             return Ok(());
         }
 
         probes += 1;
-        if probes % PROBES_PER_STATE_CHECK == 0 && has_exited(runtime, &spec.name).await {
+        if probes % PROBES_PER_STATE_CHECK == 0 && has_failed(runtime, &spec.name).await {
             spinner.finish_and_clear();
             return Err(Error::Exited {
                 name: spec.name.clone(),
@@ -96,9 +100,23 @@ async fn probe(client: &reqwest::Client, url: &str) -> bool {
     }
 }
 
-async fn has_exited(runtime: &dyn ContainerRuntime, name: &str) -> bool {
+async fn state(runtime: &dyn ContainerRuntime, name: &str) -> Option<ContainerState> {
+    runtime
+        .inspect_container(name)
+        .await
+        .ok()
+        .flatten()
+        .map(|info| info.state)
+}
+
+/// Whether the container stopped, or restarts after a crash under its
+/// restart policy.
+async fn has_failed(runtime: &dyn ContainerRuntime, name: &str) -> bool {
     match runtime.inspect_container(name).await {
-        Ok(Some(info)) => matches!(info.state, ContainerState::Exited | ContainerState::Dead),
+        Ok(Some(info)) => matches!(
+            info.state,
+            ContainerState::Exited | ContainerState::Dead | ContainerState::Restarting
+        ),
         Ok(None) => true,
         Err(_) => false,
     }

@@ -7,6 +7,8 @@
 #
 # With no argument, the image goes into each engine that is running (dockerd
 # on /var/run/docker.sock, the Podman service on /run/podman/podman.sock).
+# The podman argument needs only the podman command, which uses the same
+# image storage as the rootful service.
 # Each run imports a fresh copy under the upstream name, so it replaces any
 # registry:2 image already present, including one pulled from Docker Hub.
 # After the import, the script starts one container per engine and checks
@@ -54,8 +56,6 @@ IMPORT_CHANGES=(
 # Seconds to wait for the test container to return 200 on /v2/.
 CHECK_TIMEOUT_SECONDS=30
 
-require_root
-
 engines=()
 for argument in "$@"; do
     case "${argument}" in
@@ -68,11 +68,18 @@ for argument in "$@"; do
     esac
 done
 
+require_root
+
 if ((${#engines[@]} == 0)); then
-    docker_is_up && engines+=(docker)
-    podman_is_up && engines+=(podman)
-    ((${#engines[@]} > 0)) ||
+    if docker_is_up; then
+        engines+=(docker)
+    fi
+    if podman_is_up; then
+        engines+=(podman)
+    fi
+    if ((${#engines[@]} == 0)); then
         die "neither Docker nor Podman is running; run scripts/engines/start-docker.sh or start-podman.sh first"
+    fi
 fi
 
 for engine in "${engines[@]}"; do

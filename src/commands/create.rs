@@ -256,9 +256,31 @@ async fn check_name_free(runtime: &dyn ContainerRuntime, name: &str) -> Result<(
     }
 }
 
-/// Host ports of every regctl registry on the engine, running or not, so a
-/// new registry never takes the port of a stopped one.
+/// Host ports of every regctl registry, running or not, on this engine and
+/// on every other engine that answers, so a new registry never takes the
+/// port of a stopped one or of one that waits to restart.
 async fn recorded_ports(runtime: &dyn ContainerRuntime) -> Result<BTreeSet<u16>, Error> {
+    let mut ports = ports_of(runtime).await?;
+
+    if let Ok(others) = engines::connect_all(RuntimeChoice::Auto).await {
+        for other in others
+            .iter()
+            .filter(|other| other.info.socket != runtime.socket())
+        {
+            match ports_of(other.runtime.as_ref()).await {
+                Ok(found) => ports.extend(found),
+                Err(error) => debug!(
+                    "cannot list registries on {}: {}",
+                    other.info.socket,
+                    engines::error_chain(&error)
+                ),
+            }
+        }
+    }
+    Ok(ports)
+}
+
+async fn ports_of(runtime: &dyn ContainerRuntime) -> Result<BTreeSet<u16>, Error> {
     let containers = runtime.list_containers(LABEL_MANAGED, "true").await?;
     Ok(containers
         .iter()

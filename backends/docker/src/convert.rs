@@ -12,7 +12,7 @@ pub(crate) fn container_from_inspect(response: ContainerInspectResponse) -> Cont
         .state
         .and_then(|state| state.status)
         .map_or(ContainerState::Other("unknown".to_owned()), |status| {
-            ContainerState::parse(&status.to_string())
+            ContainerState::parse(status.as_ref())
         });
 
     let mounts = response
@@ -76,7 +76,7 @@ pub(crate) fn container_from_summary(summary: ContainerSummary) -> ContainerInfo
         state: summary
             .state
             .map_or(ContainerState::Other("unknown".to_owned()), |state| {
-                ContainerState::parse(&state.to_string())
+                ContainerState::parse(state.as_ref())
             }),
         labels: sorted(summary.labels),
         env: Vec::new(),

@@ -4,7 +4,7 @@ use url::Url;
 
 use crate::PodmanError;
 
-/// Where the libpod API listens.
+/// Address of the libpod API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ApiAddress {
     /// Path of a Unix socket.
@@ -66,8 +66,8 @@ pub(crate) fn parse_api_url(url: &str) -> Result<ApiAddress, PodmanError> {
 fn redact_password(url: &str) -> String {
     match Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
-            // Setting a password fails only for URLs without a host, and
-            // such a URL cannot hold a password.
+            // `set_password` fails only for URLs without a host, which
+            // cannot contain a password.
             let _ = parsed.set_password(Some("***"));
             parsed.to_string()
         }

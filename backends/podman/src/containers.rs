@@ -50,8 +50,9 @@ impl PodmanRuntime {
         Ok(created.id)
     }
 
-    /// Podman 4.3 answers a taken name with status 500 and "that name is
-    /// already in use", so the message is checked besides the status.
+    /// Maps a failed create. Podman 4.3 returns status 500, not 409, for a
+    /// taken name, so the message "that name is already in use" is checked
+    /// too.
     fn create_failure(&self, spec: &RegistrySpec, source: ApiError) -> RuntimeError {
         let name_taken = source.status() == Some(CONFLICT)
             || (source.mentions("already in use") && !source.mentions("address already in use"));
@@ -185,6 +186,9 @@ impl PodmanRuntime {
     /// libpod's list gives only the destinations of mounts. Containers
     /// removed between the two calls are left out. The result is sorted by
     /// name.
+    ///
+    /// `env` stays empty, as the trait documents for lists, so that a listing
+    /// never carries environment values, which may hold secrets.
     pub(crate) async fn list(
         &self,
         label: &str,
@@ -211,7 +215,8 @@ impl PodmanRuntime {
 
         let mut containers = Vec::with_capacity(listed.len());
         for id in listed.into_iter().filter_map(|container| container.id) {
-            if let Some(info) = self.inspect(&id).await? {
+            if let Some(mut info) = self.inspect(&id).await? {
+                info.env.clear();
                 containers.push(info);
             }
         }

@@ -22,12 +22,14 @@ impl ApiError {
         ApiError(podman_api::Error::StringError(message.into()))
     }
 
-    /// HTTP status of the engine's error response, if the engine answered.
+    /// Returns the HTTP status of the engine's error response, or `None`
+    /// when no response arrived.
     pub(crate) fn status(&self) -> Option<u16> {
         status_of(&self.0)
     }
 
-    /// Whether the engine's error message contains `text`, ignoring case.
+    /// Returns whether the engine's error message contains `text`, ignoring
+    /// case.
     pub(crate) fn mentions(&self, text: &str) -> bool {
         self.0
             .to_string()
@@ -35,8 +37,8 @@ impl ApiError {
             .contains(&text.to_ascii_lowercase())
     }
 
-    /// Whether the request never reached the engine, because the socket is
-    /// missing, nothing listens on it, or this user may not open it.
+    /// Returns whether the request never reached the engine, because the
+    /// socket is missing, nothing listens on it, or this user may not open it.
     pub(crate) fn is_connection_failure(&self) -> bool {
         let kind = match &self.0 {
             podman_api::Error::IO(error) => Some(error.kind()),
@@ -56,20 +58,31 @@ impl ApiError {
 }
 
 /// Digs the status out of the wrappers that podman-api puts around errors of
-/// streamed responses (logs, pull).
-fn status_of(error: &podman_api::Error) -> Option<u16> {
-    match error {
-        podman_api::Error::Fault { code, .. } => Some(code.as_u16()),
-        podman_api::Error::Error(ConnError::Fault { code, .. }) => Some(code.as_u16()),
-        podman_api::Error::Error(ConnError::Any(inner)) => inner
-            .downcast_ref::<podman_api::Error>()
-            .and_then(status_of),
-        podman_api::Error::IO(inner) => inner
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<podman_api::Error>())
-            .and_then(status_of),
-        _ => None,
+/// streamed responses. A failed logs request, for example, arrives as
+/// `Error::Error(conn::Error::IO(io::Error(conn::Error::Any(Error::Fault))))`.
+fn status_of(error: &(dyn std::error::Error + Send + Sync + 'static)) -> Option<u16> {
+    if let Some(error) = error.downcast_ref::<podman_api::Error>() {
+        return match error {
+            podman_api::Error::Fault { code, .. } => Some(code.as_u16()),
+            podman_api::Error::Error(inner) => status_of(inner),
+            podman_api::Error::IO(inner) => status_of(inner),
+            _ => None,
+        };
     }
+
+    if let Some(error) = error.downcast_ref::<ConnError>() {
+        return match error {
+            ConnError::Fault { code, .. } => Some(code.as_u16()),
+            ConnError::IO(inner) => status_of(inner),
+            ConnError::Any(inner) => status_of(inner.as_ref()),
+            _ => None,
+        };
+    }
+
+    error
+        .downcast_ref::<io::Error>()
+        .and_then(io::Error::get_ref)
+        .and_then(status_of)
 }
 
 /// Finds the first I/O error below a hyper error, where the connector puts
@@ -246,10 +259,10 @@ impl PodmanError {
         }
     }
 
-    /// Converts to the runtime error that callers act on: `Unreachable` when
-    /// the request never reached the engine at `socket`, `Engine` otherwise.
-    /// Operation-specific variants (`ContainerExists`, `PortInUse`, …) are
-    /// chosen by the operation before it falls back to this.
+    /// Converts into [`RuntimeError::Unreachable`] when the request never
+    /// reached the engine at `socket`, and into [`RuntimeError::Engine`]
+    /// otherwise. Each operation picks its named variants (`ContainerExists`,
+    /// `PortInUse`, …) before it falls back to this.
     pub(crate) fn into_runtime(self, socket: &str) -> RuntimeError {
         let unreachable = self
             .api_source()

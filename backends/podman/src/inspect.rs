@@ -101,7 +101,8 @@ fn published_ports(ports: PortMap) -> Vec<PublishedPort> {
     published
 }
 
-/// A named volume is identified by its name, a bind mount by its host path.
+/// Converts a mount, naming a volume by its name and a bind mount by its
+/// host path.
 fn mount_info(mount: InspectMount) -> MountInfo {
     let kind = mount.type_.unwrap_or_default();
     let source = if kind == "volume" {

@@ -11,9 +11,9 @@ use regctl_runtime::{
 use crate::address::{parse_api_url, ApiAddress};
 use crate::{ApiError, PodmanError};
 
-/// libpod API version of every request. Podman 5 still answers this prefix
-/// with the 4.x field shapes (for example `Entrypoint` as a string), which
-/// are the shapes podman-api 0.11's models parse.
+/// libpod API version of every request, the version podman-api 0.11's
+/// models were generated from. Podman 5.4.2 still returns the 4.x field
+/// shapes at this prefix (for example `Entrypoint` as a string).
 const API_VERSION: ApiVersion = ApiVersion::new(4, Some(3), Some(1));
 
 /// HTTP status of a libpod error response that means "no such object".
@@ -56,8 +56,9 @@ impl PodmanRuntime {
         error.into_runtime(&self.url)
     }
 
-    /// Reads the pull report stream to its end. libpod answers 200 before it
-    /// starts pulling, so a failure arrives as an `error` field in a report.
+    /// Reads the pull report stream to its end. libpod returns status 200
+    /// before it starts pulling, so a failure arrives as the `error` field of
+    /// a report.
     async fn run_pull(&self, reference: &str) -> Result<(), ApiError> {
         let opts = PullOpts::builder().reference(reference).quiet(true).build();
         let images = self.podman.images();

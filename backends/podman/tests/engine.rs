@@ -73,13 +73,15 @@ fn get_v2(port: u16) -> std::io::Result<Option<u16>> {
         .and_then(|code| code.parse().ok()))
 }
 
-/// Polls `/v2/` until it answers, for at most 15 seconds.
+/// Polls `/v2/` until the registry responds, for at most 15 seconds.
 fn wait_for_v2(port: u16) -> u16 {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         match get_v2(port) {
             Ok(Some(status)) => return status,
-            _ if Instant::now() > deadline => panic!("registry on port {port} never answered"),
+            _ if Instant::now() > deadline => {
+                panic!("registry on port {port} did not respond within 15 s")
+            }
             _ => std::thread::sleep(Duration::from_millis(200)),
         }
     }
@@ -175,6 +177,7 @@ async fn registry_lifecycle() {
     assert_eq!(listed[0].name, name);
     assert_eq!(listed[0].state, ContainerState::Running);
     assert_eq!(listed[0].mounts[0].source, volume);
+    assert!(listed[0].env.is_empty(), "{:?}", listed[0].env);
 
     let logs = runtime.container_logs(&name, 50).await.unwrap();
     assert!(logs.contains("listening on"), "{logs}");
@@ -327,7 +330,7 @@ async fn network_aliases_are_attached() {
     podman.networks().get(&network).remove().await.unwrap();
 
     assert_eq!(status, 200);
-    assert_eq!(info.networks, [network.clone()]);
+    assert_eq!(info.networks, std::slice::from_ref(&network));
     let aliases = raw.network_settings.unwrap().networks.unwrap()[&network]
         .aliases
         .clone()

@@ -1,0 +1,16 @@
+//! End-to-end tests against real engines, a real registry and skopeo.
+//!
+//! `REGCTL_E2E_ENGINES=docker,podman` selects the engines; each test body
+//! runs once per selected engine. Without the variable every test is listed
+//! as ignored, never as passed. A selected engine that does not answer makes
+//! its tests fail.
+
+mod cases;
+mod harness;
+mod oci;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    harness::run(cases::all())
+}
