@@ -12,7 +12,7 @@ pub const EXIT_USAGE: i32 = 2;
 /// Exit code of failures at run time.
 pub const EXIT_FAILURE: i32 = 1;
 
-/// Why an engine at one address did not answer.
+/// Reason an engine at one address did not respond.
 #[derive(Debug)]
 pub struct Attempt {
     pub endpoint: Endpoint,
@@ -125,7 +125,7 @@ impl Error {
         }
     }
 
-    /// What to do next, printed last.
+    /// Returns what to do next, printed last.
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Compile(error) => error.hint(),

@@ -1,4 +1,4 @@
-//! Waiting until a registry answers `GET /v2/`.
+//! Waiting until a registry responds to `GET /v2/`.
 
 use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -11,7 +11,7 @@ use tracing::debug;
 
 use crate::error::Error;
 
-/// Pause between two probes. The registry answers about a second after its
+/// Pause between two probes. The registry responds about a second after its
 /// container starts, so a short pause adds little to `create`.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -36,7 +36,7 @@ pub fn probe_url(ip: IpAddr, port: u16) -> String {
     }
 }
 
-/// Polls the registry of `spec` until `GET /v2/` answers 200, or 401 when
+/// Polls the registry of `spec` until `GET /v2/` returns 200, or 401 when
 /// the registry requires authentication.
 ///
 /// NOTE: the probe goes to the host's own address, so it only works when the
@@ -65,7 +65,7 @@ pub async fn wait_until_ready(
             && state(runtime, &spec.name).await == Some(ContainerState::Running)
         {
             spinner.finish_and_clear();
-            debug!("{url} answered after {} ms", started.elapsed().as_millis());
+            debug!("{url} responded after {} ms", started.elapsed().as_millis());
             return Ok(());
         }
 
@@ -109,8 +109,8 @@ async fn state(runtime: &dyn ContainerRuntime, name: &str) -> Option<ContainerSt
         .map(|info| info.state)
 }
 
-/// Whether the container stopped, or restarts after a crash under its
-/// restart policy.
+/// Checks whether the container stopped, or restarts after a crash under
+/// its restart policy.
 async fn has_failed(runtime: &dyn ContainerRuntime, name: &str) -> bool {
     match runtime.inspect_container(name).await {
         Ok(Some(info)) => matches!(
@@ -122,7 +122,8 @@ async fn has_failed(runtime: &dyn ContainerRuntime, name: &str) -> bool {
     }
 }
 
-/// The container's last log lines, or why they could not be read.
+/// Reads the container's last log lines, or describes why they could not be
+/// read.
 pub async fn last_logs(runtime: &dyn ContainerRuntime, name: &str) -> String {
     match runtime.container_logs(name, LOG_TAIL_LINES).await {
         Ok(logs) if logs.trim().is_empty() => "(no output)".to_owned(),
@@ -131,7 +132,8 @@ pub async fn last_logs(runtime: &dyn ContainerRuntime, name: &str) -> String {
     }
 }
 
-/// A spinner on stderr when it is a terminal, and nothing otherwise.
+/// Creates a spinner on stderr when it is a terminal, and a hidden one
+/// otherwise.
 fn spinner(message: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();

@@ -1,5 +1,5 @@
-//! Parsers for single argument values. Each error names the value and says
-//! what a valid one looks like; clap prints it as a usage error (exit 2).
+//! Parsers for single argument values. Each error names the value and shows
+//! what a valid one looks like. clap prints it as a usage error (exit 2).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;

@@ -5,8 +5,8 @@ use assert_cmd::Command;
 
 fn regctl() -> Command {
     let mut command = Command::cargo_bin("regctl").expect("the regctl binary is built");
-    // Every case here fails or ends before discovery; the variables make
-    // sure a regression shows as a failure, not as a call to a host engine.
+    // Every case here fails or ends before discovery. The variables make a
+    // regression show as a failure rather than as a call to a host engine.
     command
         .env_remove("REGCTL_RUNTIME")
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")

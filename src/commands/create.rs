@@ -23,7 +23,7 @@ use crate::readiness::wait_until_ready;
 /// the previous one between the check and the start.
 const MAX_START_ATTEMPTS: usize = 5;
 
-/// What `create` made, so a failure can remove exactly that.
+/// Objects that `create` made, so a failure removes exactly those.
 #[derive(Debug, Default)]
 struct Created {
     container: bool,
@@ -60,7 +60,8 @@ pub async fn run(args: &CreateArgs) -> Result<(), Error> {
 
     let (spec, created) = {
         let _lock = CreateLock::acquire().await?;
-        provision(runtime, spec).await?
+        let taken_elsewhere = ports_on_other_engines(runtime).await;
+        provision(runtime, spec, taken_elsewhere).await?
     };
 
     if !args.wait.no_wait {
@@ -163,15 +164,19 @@ fn check_explicit_port(engine: &Engine, spec: &RegistrySpec) -> Result<(), Error
 
 /// Creates the volume and the container and starts it, under the create
 /// lock. On failure, removes what it created and returns the error.
+///
+/// `taken_elsewhere` contains host ports that registries on other engines
+/// recorded, which allocation skips too.
 async fn provision(
     runtime: &dyn ContainerRuntime,
     spec: RegistrySpec,
+    taken_elsewhere: BTreeSet<u16>,
 ) -> Result<(RegistrySpec, Created), Error> {
     check_name_free(runtime, &spec.name).await?;
 
     let name = spec.name.clone();
     let mut created = Created::default();
-    match provision_steps(runtime, spec, &mut created).await {
+    match provision_steps(runtime, spec, taken_elsewhere, &mut created).await {
         Ok(spec) => Ok((spec, created)),
         Err(error) => {
             roll_back(runtime, &name, &created).await;
@@ -183,10 +188,12 @@ async fn provision(
 async fn provision_steps(
     runtime: &dyn ContainerRuntime,
     mut spec: RegistrySpec,
+    taken_elsewhere: BTreeSet<u16>,
     created: &mut Created,
 ) -> Result<RegistrySpec, Error> {
     let explicit_port = spec.port.host_port;
     let mut taken = recorded_ports(runtime).await?;
+    taken.extend(taken_elsewhere);
 
     if let Some(volume) = spec.data_volume() {
         if ensure_volume(runtime, &spec.name, volume).await? {
@@ -235,8 +242,8 @@ async fn provision_steps(
     })
 }
 
-/// Fails when any container already has the name, and says whether it is a
-/// regctl registry.
+/// Fails when any container already has the name. The error tells whether
+/// it is a regctl registry.
 async fn check_name_free(runtime: &dyn ContainerRuntime, name: &str) -> Result<(), Error> {
     let Some(container) = runtime.inspect_container(name).await? else {
         return Ok(());
@@ -256,36 +263,40 @@ async fn check_name_free(runtime: &dyn ContainerRuntime, name: &str) -> Result<(
     }
 }
 
-/// Host ports of every regctl registry, running or not, on this engine and
-/// on every other engine that answers, so a new registry never takes the
-/// port of a stopped one or of one that waits to restart.
+/// Host ports of every regctl registry on the engine, running or not, so a
+/// new registry never takes the port of a stopped one.
 async fn recorded_ports(runtime: &dyn ContainerRuntime) -> Result<BTreeSet<u16>, Error> {
-    let mut ports = ports_of(runtime).await?;
-
-    if let Ok(others) = engines::connect_all(RuntimeChoice::Auto).await {
-        for other in others
-            .iter()
-            .filter(|other| other.info.socket != runtime.socket())
-        {
-            match ports_of(other.runtime.as_ref()).await {
-                Ok(found) => ports.extend(found),
-                Err(error) => debug!(
-                    "cannot list registries on {}: {}",
-                    other.info.socket,
-                    engines::error_chain(&error)
-                ),
-            }
-        }
-    }
-    Ok(ports)
-}
-
-async fn ports_of(runtime: &dyn ContainerRuntime) -> Result<BTreeSet<u16>, Error> {
     let containers = runtime.list_containers(LABEL_MANAGED, "true").await?;
     Ok(containers
         .iter()
         .filter_map(|container| spec_from_labels(&container.labels)?.port.host_port)
         .collect())
+}
+
+/// Collects the host ports recorded by registries on every other reachable
+/// engine.
+/// Docker frees the port of a crashed container while it waits to restart,
+/// so only the record keeps another engine from taking it.
+async fn ports_on_other_engines(runtime: &dyn ContainerRuntime) -> BTreeSet<u16> {
+    let mut ports = BTreeSet::new();
+    let Ok(engines) = engines::connect_all(RuntimeChoice::Auto).await else {
+        return ports;
+    };
+
+    for other in engines
+        .iter()
+        .filter(|other| other.info.socket != runtime.socket())
+    {
+        match recorded_ports(other.runtime.as_ref()).await {
+            Ok(found) => ports.extend(found),
+            Err(error) => debug!(
+                "cannot list registries on {}: {}",
+                other.info.socket,
+                engines::error_chain(&error)
+            ),
+        }
+    }
+    ports
 }
 
 /// Creates the data volume, or reuses it when an earlier registry of the
@@ -351,5 +362,168 @@ fn print_created(
             let view = RegistryView::new(engine.info.kind, "running".to_owned(), spec);
             print_document(&view, format)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use regctl_runtime::fake::{FakeRuntime, Fault};
+
+    use super::*;
+    use crate::compile::data_volume_name;
+
+    const IMAGE: &str = "docker.io/library/registry:2";
+    const DEFAULT_IP: std::net::IpAddr = crate::validate::DEFAULT_HOST_IP;
+
+    fn spec(name: &str, port: Option<u16>) -> RegistrySpec {
+        let mut args = vec!["regctl", "create", name];
+        let port_text = port.map(|port| port.to_string());
+        if let Some(port) = &port_text {
+            args.extend(["--port", port]);
+        }
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(args).unwrap();
+        let crate::cli::Command::Create(create) = cli.command else {
+            unreachable!("`create` parses to Command::Create");
+        };
+        compile_create(&create).unwrap()
+    }
+
+    fn fake() -> FakeRuntime {
+        FakeRuntime::new(RuntimeKind::Docker).with_image(IMAGE)
+    }
+
+    #[tokio::test]
+    async fn provision_creates_volume_then_container() {
+        let runtime = fake();
+
+        let (spec, created) = provision(&runtime, spec("dev", None), BTreeSet::new())
+            .await
+            .unwrap();
+
+        assert!(spec.port.host_port.unwrap() >= ports::FIRST_AUTO_PORT);
+        assert!(created.container);
+        assert_eq!(created.volume.as_deref(), Some("dev-data"));
+        assert_eq!(runtime.container_names(), ["dev"]);
+        let calls = runtime.calls();
+        let order: Vec<&str> = calls
+            .iter()
+            .map(String::as_str)
+            .filter(|call| call.starts_with("create_") || call.starts_with("start_"))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "create_volume dev-data",
+                "create_container dev",
+                "start_container dev"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn provision_skips_ports_recorded_elsewhere() {
+        let runtime = fake();
+        let first = ports::allocate(DEFAULT_IP, &BTreeSet::new()).unwrap();
+
+        let (spec, _) = provision(&runtime, spec("dev", None), BTreeSet::from([first]))
+            .await
+            .unwrap();
+
+        assert_ne!(spec.port.host_port, Some(first));
+    }
+
+    #[tokio::test]
+    async fn failed_container_create_removes_the_volume() {
+        let runtime = fake().with_fault(Fault::CreateContainer);
+
+        let result = provision(&runtime, spec("dev", None), BTreeSet::new()).await;
+
+        assert!(result.is_err());
+        assert!(runtime.container_names().is_empty());
+        assert!(runtime.volume_names().is_empty());
+    }
+
+    #[tokio::test]
+    async fn taken_auto_port_retries_then_cleans_up() {
+        let runtime = fake().with_fault(Fault::PortInUse);
+
+        let error = provision(&runtime, spec("dev", None), BTreeSet::new())
+            .await
+            .unwrap_err();
+
+        assert!(matches!(error, Error::NoFreePort { .. }), "{error}");
+        let starts = runtime
+            .calls()
+            .iter()
+            .filter(|call| call.starts_with("start_container"))
+            .count();
+        assert_eq!(starts, MAX_START_ATTEMPTS);
+        assert!(runtime.container_names().is_empty());
+        assert!(runtime.volume_names().is_empty());
+    }
+
+    #[tokio::test]
+    async fn taken_explicit_port_fails_without_retry() {
+        let runtime = fake().with_fault(Fault::PortInUse);
+        let port = ports::allocate(DEFAULT_IP, &BTreeSet::new()).unwrap();
+
+        let error = provision(&runtime, spec("dev", Some(port)), BTreeSet::new())
+            .await
+            .unwrap_err();
+
+        assert!(
+            matches!(error, Error::PortInUse { port: p, .. } if p == port),
+            "{error}"
+        );
+        assert!(runtime.container_names().is_empty());
+        assert!(runtime.volume_names().is_empty());
+    }
+
+    #[tokio::test]
+    async fn foreign_container_is_never_touched() {
+        let runtime = fake().with_foreign_container("dev");
+
+        let error = provision(&runtime, spec("dev", None), BTreeSet::new())
+            .await
+            .unwrap_err();
+
+        assert!(matches!(error, Error::ForeignContainer { .. }), "{error}");
+        assert_eq!(runtime.container_names(), ["dev"]);
+        assert!(runtime.volume_names().is_empty());
+        assert!(!runtime
+            .calls()
+            .iter()
+            .any(|call| call.starts_with("remove_")));
+    }
+
+    #[tokio::test]
+    async fn existing_volume_is_reused_and_kept_on_failure() {
+        let runtime = fake().with_fault(Fault::CreateContainer);
+        let volume = data_volume_name("dev");
+        runtime
+            .create_volume(&volume, &volume_labels("dev"))
+            .await
+            .unwrap();
+
+        let result = provision(&runtime, spec("dev", None), BTreeSet::new()).await;
+
+        assert!(result.is_err());
+        assert_eq!(runtime.volume_names(), [volume]);
+    }
+
+    #[tokio::test]
+    async fn foreign_volume_is_rejected() {
+        let runtime = fake();
+        runtime
+            .create_volume("dev-data", &std::collections::BTreeMap::new())
+            .await
+            .unwrap();
+
+        let error = provision(&runtime, spec("dev", None), BTreeSet::new())
+            .await
+            .unwrap_err();
+
+        assert!(matches!(error, Error::ForeignVolume { .. }), "{error}");
+        assert!(runtime.container_names().is_empty());
     }
 }

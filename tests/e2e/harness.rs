@@ -109,7 +109,7 @@ fn selected_engines() -> Result<Vec<&'static str>, String> {
         .collect()
 }
 
-/// Fails the trial when its engine does not answer, so a selected engine
+/// Fails the trial when its engine does not respond, so a selected engine
 /// that is down shows as failures. regctl's own discovery is the check,
 /// because its error lists every socket it tried.
 fn check_engine(engine: &Engine) -> TestResult {

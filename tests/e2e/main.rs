@@ -2,8 +2,8 @@
 //!
 //! `REGCTL_E2E_ENGINES=docker,podman` selects the engines; each test body
 //! runs once per selected engine. Without the variable every test is listed
-//! as ignored, never as passed. A selected engine that does not answer makes
-//! its tests fail.
+//! as ignored, never as passed. A selected engine that does not respond
+//! makes its tests fail.
 
 mod cases;
 mod harness;

@@ -30,7 +30,7 @@ fn write_blob(layout: &Path, bytes: &[u8]) -> Result<String, Failed> {
     Ok(digest)
 }
 
-/// A one-layer tar holding `content` as `/hello.txt`.
+/// Builds a one-layer tar that contains `content` as `/hello.txt`.
 fn layer_tar(content: &str) -> Result<Vec<u8>, Failed> {
     let mut builder = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();

@@ -11,8 +11,10 @@ pub const DATA_DIR: &str = "/var/lib/registry";
 /// Everything a backend needs to create one registry container.
 ///
 /// The spec is stored in a label of the container it created, so `start`,
-/// `list` and later recreations read it back. It must therefore never hold a
-/// secret.
+/// `list` and later recreations read it back.
+///
+/// NOTE: `--extra-env` values are part of `env` and so of that label. A
+/// secret passed that way is visible to anyone who can inspect the container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistrySpec {
     /// Container name, also the DNS alias on an attached network.
@@ -27,7 +29,8 @@ pub struct RegistrySpec {
     pub storage: StorageSpec,
     /// Environment of the container, sorted by key, with unique keys.
     pub env: Vec<EnvVar>,
-    /// Existing network to attach the container to, besides the default one.
+    /// Existing network to attach the container to, in place of the
+    /// engine's default network.
     pub network: Option<NetworkSpec>,
 }
 
@@ -63,7 +66,7 @@ pub struct EnvVar {
     pub value: String,
 }
 
-/// Network attachment with the aliases the registry answers to on it.
+/// Network attachment, with the registry's DNS aliases on that network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkSpec {
     pub name: String,
@@ -71,7 +74,7 @@ pub struct NetworkSpec {
 }
 
 impl RegistrySpec {
-    /// Named volume that holds the registry's data, if any.
+    /// Named volume that contains the registry's data, if any.
     pub fn data_volume(&self) -> Option<&str> {
         match &self.storage {
             StorageSpec::Filesystem {
