@@ -4,10 +4,13 @@
 //! functions from [`crate::validate`], so clap reports them as usage errors.
 //! Checks that involve several flags live in [`crate::compile`].
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::validate::{
-    parse_env_var, parse_image, parse_port, parse_registry_name, EnvArg, PortArg,
+    parse_bucket, parse_endpoint, parse_env_var, parse_image, parse_port, parse_region,
+    parse_registry_name, parse_root_directory, parse_volume, EnvArg, PortArg, VolumeArg,
 };
 
 /// Default registry name, also the container name.
@@ -41,7 +44,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create and start a registry
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
 
     /// List the registries regctl created
     #[command(alias = "ls")]
@@ -140,6 +143,9 @@ pub struct CreateArgs {
     pub network: Option<String>,
 
     #[command(flatten)]
+    pub storage: StorageArgs,
+
+    #[command(flatten)]
     pub wait: WaitArgs,
 
     /// Keep the container when the registry fails to become ready, for
@@ -154,6 +160,64 @@ pub struct CreateArgs {
     /// Format of stdout: the push address as text by default, or a document
     #[arg(short, long, value_enum)]
     pub output: Option<DocumentFormat>,
+}
+
+/// Storage driver of the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StorageKind {
+    /// A named volume or a host path at /var/lib/registry
+    Filesystem,
+    /// Memory of the registry process; data is lost when it stops
+    #[value(name = "inmemory")]
+    InMemory,
+    /// An S3 bucket, on AWS or an S3-compatible server
+    S3,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Storage")]
+pub struct StorageArgs {
+    /// Storage driver of the registry
+    #[arg(long, value_enum, default_value_t = StorageKind::Filesystem)]
+    pub storage: StorageKind,
+
+    /// Data of the filesystem storage: a volume name (created and labelled by
+    /// regctl) or an absolute host path (bind-mounted, never deleted by
+    /// regctl). Default: the volume NAME-data
+    #[arg(long, value_name = "NAME|/PATH", value_parser = parse_volume)]
+    pub volume: Option<VolumeArg>,
+
+    /// S3 bucket; required with --storage s3
+    #[arg(long, value_name = "BUCKET", value_parser = parse_bucket)]
+    pub s3_bucket: Option<String>,
+
+    /// S3 region; required unless --s3-endpoint is given, then us-east-1
+    #[arg(long, value_name = "REGION", value_parser = parse_region)]
+    pub s3_region: Option<String>,
+
+    /// Endpoint of an S3-compatible server, such as http://10.88.0.1:9000;
+    /// an http:// endpoint turns TLS off
+    #[arg(long, value_name = "URL", value_parser = parse_endpoint)]
+    pub s3_endpoint: Option<String>,
+
+    /// Put the bucket name in the URL path instead of the host name, as
+    /// most S3-compatible servers need
+    #[arg(long)]
+    pub s3_path_style: bool,
+
+    /// Key prefix for everything the registry stores in the bucket
+    #[arg(long, value_name = "PREFIX", value_parser = parse_root_directory)]
+    pub s3_root_directory: Option<String>,
+
+    /// S3 access key ID. Default: the AWS_ACCESS_KEY_ID variable
+    #[arg(long, value_name = "KEY")]
+    pub s3_access_key: Option<String>,
+
+    /// File that contains the S3 secret access key. Default: the
+    /// AWS_SECRET_ACCESS_KEY variable. Without any key, the registry uses the
+    /// AWS SDK's default credential chain
+    #[arg(long, value_name = "PATH")]
+    pub s3_secret_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -6,11 +6,13 @@
 use std::collections::BTreeMap;
 
 use regctl_runtime::{
-    EnvVar, NetworkSpec, PortSpec, RegistrySpec, StorageSpec, VolumeSource, DATA_DIR, REGISTRY_PORT,
+    EnvVar, NetworkSpec, PortSpec, RegistrySpec, S3Credentials, S3Storage, StorageSpec,
+    VolumeSource, DATA_DIR, REGISTRY_PORT,
 };
 
-use crate::cli::CreateArgs;
-use crate::validate::{EnvArg, DEFAULT_HOST_IP};
+use crate::cli::{CreateArgs, StorageArgs, StorageKind};
+use crate::registry_config::CONFIG_PATH;
+use crate::validate::{EnvArg, VolumeArg, DEFAULT_HOST_IP};
 
 /// Registry setting that turns on the DELETE API.
 pub const DELETE_ENABLED_KEY: &str = "REGISTRY_STORAGE_DELETE_ENABLED";
@@ -20,6 +22,28 @@ const FILESYSTEM_ROOT_KEY: &str = "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY";
 
 /// Listen address of the registry, which the published port depends on.
 const HTTP_ADDR_KEY: &str = "REGISTRY_HTTP_ADDR";
+
+/// Region the registry's S3 client needs when a custom endpoint makes the
+/// region meaningless.
+const DEFAULT_S3_REGION: &str = "us-east-1";
+
+/// Registry settings of the S3 driver that flags set, with the flag that
+/// sets each. The S3 part of the configuration lives in a file, so these
+/// keys in the environment would silently replace flag values.
+const S3_FLAG_KEYS: &[(&str, &str)] = &[
+    ("REGISTRY_STORAGE_S3_BUCKET", "--s3-bucket"),
+    ("REGISTRY_STORAGE_S3_REGION", "--s3-region"),
+    ("REGISTRY_STORAGE_S3_REGIONENDPOINT", "--s3-endpoint"),
+    ("REGISTRY_STORAGE_S3_SECURE", "--s3-endpoint"),
+    ("REGISTRY_STORAGE_S3_FORCEPATHSTYLE", "--s3-path-style"),
+    ("REGISTRY_STORAGE_S3_ROOTDIRECTORY", "--s3-root-directory"),
+];
+
+/// Registry settings that contain S3 credentials.
+const S3_SECRET_KEYS: &[&str] = &[
+    "REGISTRY_STORAGE_S3_ACCESSKEY",
+    "REGISTRY_STORAGE_S3_SECRETKEY",
+];
 
 /// Storage drivers of Distribution 2.x and 3.x. A second driver in the
 /// environment makes the registry panic with "multiple storage drivers
@@ -57,6 +81,24 @@ pub enum CompileError {
 
     #[error("the network name is empty")]
     EmptyNetwork,
+
+    #[error("`{flag}` requires `--storage s3`")]
+    RequiresS3 { flag: &'static str },
+
+    #[error("`--volume` does not apply to `--storage {storage}`")]
+    VolumeWithoutFilesystem { storage: &'static str },
+
+    #[error("`--storage s3` requires `--s3-bucket`")]
+    MissingBucket,
+
+    #[error("`--storage s3` requires `--s3-region` unless `--s3-endpoint` is given")]
+    MissingRegion,
+
+    #[error("`--extra-env {key}` overrides {flag}")]
+    OverridesFlag { key: String, flag: &'static str },
+
+    #[error("`--extra-env {key}` would put an S3 credential into the container's environment")]
+    SecretInEnv { key: String },
 }
 
 impl CompileError {
@@ -81,6 +123,27 @@ impl CompileError {
             CompileError::EmptyNetwork => {
                 Some("pass an existing network, such as `kind`".to_owned())
             }
+            CompileError::RequiresS3 { .. } => {
+                Some("add `--storage s3`, or drop the S3 flags".to_owned())
+            }
+            CompileError::VolumeWithoutFilesystem { .. } => {
+                Some("use `--storage filesystem` with `--volume`, or drop `--volume`".to_owned())
+            }
+            CompileError::MissingBucket => {
+                Some("name the bucket with `--s3-bucket BUCKET`".to_owned())
+            }
+            CompileError::MissingRegion => Some(
+                "pass `--s3-region REGION` for AWS, or `--s3-endpoint URL` for another S3 server"
+                    .to_owned(),
+            ),
+            CompileError::OverridesFlag { flag, .. } => {
+                Some(format!("drop the --extra-env value and use {flag}"))
+            }
+            CompileError::SecretInEnv { .. } => Some(
+                "pass the access key with --s3-access-key and the secret key with \
+                 --s3-secret-key-file; regctl keeps both out of the environment"
+                    .to_owned(),
+            ),
         }
     }
 }
@@ -93,14 +156,17 @@ struct CompiledVar {
 
 /// Compiles `create` flags into the spec of one registry.
 pub fn compile_create(args: &CreateArgs) -> Result<RegistrySpec, CompileError> {
-    let storage = StorageSpec::Filesystem {
-        source: VolumeSource::Volume {
-            name: data_volume_name(&args.name),
-        },
-    };
+    let storage = compile_storage(&args.name, &args.storage)?;
+    let driver = storage_driver(&storage);
 
-    let compiled = compiled_env(args);
-    let env = merge_extra_env(&compiled, &args.extra_env, "filesystem")?;
+    let compiled = compiled_env(args, driver);
+    let env = merge_extra_env(&compiled, &args.extra_env, driver)?;
+
+    // The image's configuration file names the filesystem driver. Any other
+    // driver gets a file of regctl's, so exactly one driver reaches the
+    // registry whatever the image's file says.
+    let command =
+        (driver != "filesystem").then(|| vec!["serve".to_owned(), CONFIG_PATH.to_owned()]);
 
     let network = match &args.network {
         Some(name) if name.trim().is_empty() => return Err(CompileError::EmptyNetwork),
@@ -127,6 +193,96 @@ pub fn compile_create(args: &CreateArgs) -> Result<RegistrySpec, CompileError> {
         storage,
         env,
         network,
+        command,
+    })
+}
+
+fn storage_driver(storage: &StorageSpec) -> &'static str {
+    match storage {
+        StorageSpec::Filesystem { .. } => "filesystem",
+        StorageSpec::InMemory => "inmemory",
+        StorageSpec::S3(_) => "s3",
+    }
+}
+
+/// Derives the storage of the spec, after checking that the storage flags
+/// fit `--storage`.
+fn compile_storage(name: &str, args: &StorageArgs) -> Result<StorageSpec, CompileError> {
+    if args.storage != StorageKind::S3 {
+        if let Some(flag) = first_s3_flag(args) {
+            return Err(CompileError::RequiresS3 { flag });
+        }
+    }
+
+    match args.storage {
+        StorageKind::Filesystem => {
+            let source = match &args.volume {
+                Some(VolumeArg::HostPath(path)) => VolumeSource::Bind { path: path.clone() },
+                Some(VolumeArg::Named(volume)) => VolumeSource::Volume {
+                    name: volume.clone(),
+                },
+                None => VolumeSource::Volume {
+                    name: data_volume_name(name),
+                },
+            };
+            Ok(StorageSpec::Filesystem { source })
+        }
+        StorageKind::InMemory if args.volume.is_some() => {
+            Err(CompileError::VolumeWithoutFilesystem {
+                storage: "inmemory",
+            })
+        }
+        StorageKind::InMemory => Ok(StorageSpec::InMemory),
+        StorageKind::S3 if args.volume.is_some() => {
+            Err(CompileError::VolumeWithoutFilesystem { storage: "s3" })
+        }
+        StorageKind::S3 => compile_s3(args).map(StorageSpec::S3),
+    }
+}
+
+fn first_s3_flag(args: &StorageArgs) -> Option<&'static str> {
+    [
+        (args.s3_bucket.is_some(), "--s3-bucket"),
+        (args.s3_region.is_some(), "--s3-region"),
+        (args.s3_endpoint.is_some(), "--s3-endpoint"),
+        (args.s3_path_style, "--s3-path-style"),
+        (args.s3_root_directory.is_some(), "--s3-root-directory"),
+        (args.s3_access_key.is_some(), "--s3-access-key"),
+        (args.s3_secret_key_file.is_some(), "--s3-secret-key-file"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
+}
+
+fn compile_s3(args: &StorageArgs) -> Result<S3Storage, CompileError> {
+    let bucket = args.s3_bucket.clone().ok_or(CompileError::MissingBucket)?;
+
+    let region = match (&args.s3_region, &args.s3_endpoint) {
+        (Some(region), _) => region.clone(),
+        (None, Some(_)) => DEFAULT_S3_REGION.to_owned(),
+        (None, None) => return Err(CompileError::MissingRegion),
+    };
+
+    // Keys from the environment are found later, when secrets are loaded.
+    let credentials = if args.s3_access_key.is_some() || args.s3_secret_key_file.is_some() {
+        S3Credentials::Static
+    } else {
+        S3Credentials::Chain
+    };
+
+    let insecure = args
+        .s3_endpoint
+        .as_deref()
+        .is_some_and(|endpoint| endpoint.starts_with("http://"));
+
+    Ok(S3Storage {
+        bucket,
+        region,
+        endpoint: args.s3_endpoint.clone(),
+        secure: !insecure,
+        path_style: args.s3_path_style,
+        root_directory: args.s3_root_directory.clone(),
+        credentials,
     })
 }
 
@@ -135,25 +291,27 @@ pub fn data_volume_name(registry: &str) -> String {
     format!("{registry}-data")
 }
 
-fn compiled_env(args: &CreateArgs) -> BTreeMap<String, CompiledVar> {
+fn compiled_env(args: &CreateArgs, driver: &'static str) -> BTreeMap<String, CompiledVar> {
     // Delete is written out even when off, so the container shows its
     // setting and an --extra-env value cannot turn it on unnoticed.
-    BTreeMap::from([
-        (
-            DELETE_ENABLED_KEY.to_owned(),
-            CompiledVar {
-                value: args.delete_enabled.to_string(),
-                flag: "--delete-enabled",
-            },
-        ),
-        (
+    let mut env = BTreeMap::from([(
+        DELETE_ENABLED_KEY.to_owned(),
+        CompiledVar {
+            value: args.delete_enabled.to_string(),
+            flag: "--delete-enabled",
+        },
+    )]);
+
+    if driver == "filesystem" {
+        env.insert(
             FILESYSTEM_ROOT_KEY.to_owned(),
             CompiledVar {
                 value: DATA_DIR.to_owned(),
                 flag: "the filesystem storage",
             },
-        ),
-    ])
+        );
+    }
+    env
 }
 
 /// Adds `--extra-env` values to the compiled variables. An extra value equal
@@ -187,6 +345,9 @@ fn merge_extra_env(
         }
 
         check_storage_key(key, driver)?;
+        if driver == "s3" {
+            check_s3_key(key)?;
+        }
         check_http_addr(key, value)?;
         env.insert(key.clone(), value.clone());
     }
@@ -223,6 +384,24 @@ fn check_storage_key(key: &str, driver: &'static str) -> Result<(), CompileError
     }
 
     Ok(())
+}
+
+/// Rejects S3 settings that a flag owns, and S3 credentials, which belong
+/// in the configuration file rather than in the environment.
+fn check_s3_key(key: &str) -> Result<(), CompileError> {
+    if S3_SECRET_KEYS.contains(&key) {
+        return Err(CompileError::SecretInEnv {
+            key: key.to_owned(),
+        });
+    }
+
+    match S3_FLAG_KEYS.iter().find(|(owned, _)| *owned == key) {
+        Some((_, flag)) => Err(CompileError::OverridesFlag {
+            key: key.to_owned(),
+            flag,
+        }),
+        None => Ok(()),
+    }
 }
 
 fn check_http_addr(key: &str, value: &str) -> Result<(), CompileError> {

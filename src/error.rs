@@ -73,11 +73,13 @@ pub enum Error {
     #[error("no free host port on {ip} between {first} and {last}")]
     NoFreePort { ip: IpAddr, first: u16, last: u16 },
 
-    #[error("registry `{name}` did not answer at {url} within {seconds} s")]
+    #[error("registry `{name}` was not ready at {url} within {seconds} s")]
     NotReady {
         name: String,
         url: String,
         seconds: u64,
+        /// Last failure of the storage check, such as an S3 error.
+        storage_error: Option<String>,
         logs: String,
     },
 
@@ -95,6 +97,22 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("failed to read the S3 secret key file `{path}`")]
+    SecretFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("the S3 secret key file `{path}` is empty")]
+    EmptySecretFile { path: String },
+
+    #[error("an S3 {missing} is missing: give both keys or neither")]
+    IncompleteS3Keys { missing: &'static str },
+
+    #[error("host path `{path}` does not exist")]
+    HostPathMissing { path: String },
+
     #[error("failed to write to stdout")]
     Output(#[source] std::io::Error),
 
@@ -108,7 +126,11 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Compile(_) => EXIT_USAGE,
+            Error::Compile(_)
+            | Error::SecretFile { .. }
+            | Error::EmptySecretFile { .. }
+            | Error::IncompleteS3Keys { .. }
+            | Error::HostPathMissing { .. } => EXIT_USAGE,
             _ => EXIT_FAILURE,
         }
     }
@@ -117,10 +139,17 @@ impl Error {
     /// last log lines.
     pub fn details(&self) -> Option<String> {
         match self {
-            Error::NotReady { logs, .. } | Error::Exited { logs, .. } => Some(format!(
-                "last log lines of the registry:\n{}",
+            Error::NotReady {
+                storage_error: Some(reason),
+                logs,
+                ..
+            } => Some(format!(
+                "the registry's storage check failed: {reason}\nthe registry logged:\n{}",
                 indent(logs.trim_end())
             )),
+            Error::NotReady { logs, .. } | Error::Exited { logs, .. } => {
+                Some(format!("the registry logged:\n{}", indent(logs.trim_end())))
+            }
             _ => None,
         }
     }
@@ -162,6 +191,22 @@ impl Error {
             Error::PrivilegedPort { first_unprivileged, .. } => Some(format!(
                 "use a port of {first_unprivileged} or above, or lower \
                  `net.ipv4.ip_unprivileged_port_start` with sysctl"
+            )),
+            Error::SecretFile { path, source } => Some(match source.kind() {
+                std::io::ErrorKind::PermissionDenied => {
+                    format!("make `{path}` readable by your user, such as `chmod u+r {path}`")
+                }
+                _ => "check the path given to --s3-secret-key-file".to_owned(),
+            }),
+            Error::EmptySecretFile { .. } => {
+                Some("write the secret access key into the file, on one line".to_owned())
+            }
+            Error::IncompleteS3Keys { missing } => Some(match *missing {
+                "secret key" => "pass --s3-secret-key-file PATH or set AWS_SECRET_ACCESS_KEY".to_owned(),
+                _ => "pass --s3-access-key KEY or set AWS_ACCESS_KEY_ID".to_owned(),
+            }),
+            Error::HostPathMissing { path } => Some(format!(
+                "create it first (`mkdir -p {path}`), or pass a volume name to --volume"
             )),
             Error::NotReady { .. } | Error::Exited { .. } => Some(
                 "nothing was left behind; pass --keep-on-failure to keep the container for debugging"

@@ -12,6 +12,8 @@ pub mod logging;
 pub mod output;
 pub mod ports;
 pub mod readiness;
+pub mod registry_config;
+pub mod secrets;
 pub mod validate;
 
 use cli::{Cli, Command};

@@ -146,6 +146,136 @@ pub fn parse_image(value: &str) -> Result<String, String> {
     Ok(value.to_owned())
 }
 
+/// `--volume` as given: a named volume or an absolute host path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumeArg {
+    Named(String),
+    HostPath(String),
+}
+
+/// Parses `--volume`: an absolute path is a bind mount, anything else must be
+/// a volume name as Docker and Podman accept it (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`).
+pub fn parse_volume(value: &str) -> Result<VolumeArg, String> {
+    if value.starts_with('/') {
+        if value.split('/').any(|part| part == "..") {
+            return Err(format!(
+                "`{value}` contains `..`; give the host path without it"
+            ));
+        }
+        return Ok(VolumeArg::HostPath(value.to_owned()));
+    }
+
+    if value.contains('/') || value.starts_with('.') || value.starts_with('~') {
+        return Err(format!(
+            "`{value}` is a relative path; give an absolute host path such as /srv/registry, \
+             or a volume name"
+        ));
+    }
+
+    let mut chars = value.chars();
+    let valid_head = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let valid_tail = chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if !valid_head || !valid_tail {
+        return Err(format!(
+            "`{value}` is not a valid volume name; use letters, digits, `_`, `.` and `-`, \
+             starting with a letter or digit"
+        ));
+    }
+
+    Ok(VolumeArg::Named(value.to_owned()))
+}
+
+/// Checks an S3 bucket name against the rules S3 applies to new buckets:
+/// 3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with
+/// a letter or digit, no `..`, and not shaped like an IPv4 address.
+pub fn parse_bucket(value: &str) -> Result<String, String> {
+    let rules = "use 3 to 63 lowercase letters, digits, `.` and `-`, \
+                 starting and ending with a letter or digit";
+
+    let valid_chars = value
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+    let valid_ends = value.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && value.ends_with(|c: char| c.is_ascii_alphanumeric());
+
+    if !(3..=63).contains(&value.len()) || !valid_chars || !valid_ends {
+        return Err(format!("`{value}` is not a valid S3 bucket name; {rules}"));
+    }
+    if value.contains("..") {
+        return Err(format!(
+            "`{value}` is not a valid S3 bucket name: it contains `..`"
+        ));
+    }
+    if value.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Err(format!(
+            "`{value}` is not a valid S3 bucket name: it is shaped like an IP address"
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Checks an S3 region name such as `eu-west-1`.
+pub fn parse_region(value: &str) -> Result<String, String> {
+    let valid = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "`{value}` is not a valid S3 region; use lowercase letters, digits and `-`, such as eu-west-1"
+        ))
+    }
+}
+
+/// Checks an S3 endpoint: an http or https URL with a host, an optional
+/// port, and nothing else.
+pub fn parse_endpoint(value: &str) -> Result<String, String> {
+    let expected = "expected a URL such as http://10.88.0.1:9000 or https://s3.example.com";
+    let url = url::Url::parse(value)
+        .map_err(|error| format!("`{value}` is not a URL ({error}); {expected}"))?;
+
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "`{value}` uses scheme `{}`; {expected}",
+            url.scheme()
+        ));
+    }
+    if url.host_str().map_or(true, str::is_empty) {
+        return Err(format!("`{value}` has no host; {expected}"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "the S3 endpoint contains credentials; pass them with --s3-access-key and \
+             --s3-secret-key-file"
+                .to_owned(),
+        );
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("`{value}` has a path or query; {expected}"));
+    }
+
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+/// Checks an S3 key prefix: absolute, without `..` or empty components.
+pub fn parse_root_directory(value: &str) -> Result<String, String> {
+    let trimmed = value.trim_end_matches('/');
+    let valid = trimmed.starts_with('/')
+        && trimmed
+            .split('/')
+            .skip(1)
+            .all(|part| !part.is_empty() && part != "." && part != "..");
+    if valid {
+        Ok(trimmed.to_owned())
+    } else {
+        Err(format!(
+            "`{value}` is not a valid root directory; use an absolute prefix such as /registry"
+        ))
+    }
+}
+
 fn truncate_for_message(value: &str) -> String {
     const SHOWN: usize = 40;
     if value.chars().count() <= SHOWN {
@@ -251,6 +381,83 @@ mod tests {
         assert!(parse_env_var("1A=x").unwrap_err().contains("`1A`"));
         assert!(parse_env_var("A-B=x").unwrap_err().contains("`A-B`"));
         assert!(parse_env_var("=x").is_err());
+    }
+
+    #[test]
+    fn volume_forms() {
+        assert_eq!(parse_volume("data"), Ok(VolumeArg::Named("data".into())));
+        assert_eq!(
+            parse_volume("my_vol.2-x"),
+            Ok(VolumeArg::Named("my_vol.2-x".into()))
+        );
+        assert_eq!(
+            parse_volume("/srv/reg"),
+            Ok(VolumeArg::HostPath("/srv/reg".into()))
+        );
+        for value in [
+            "./data",
+            "data/x",
+            "~/data",
+            "..",
+            "-x",
+            "a b",
+            "/srv/../etc",
+            "",
+        ] {
+            let error = parse_volume(value).unwrap_err();
+            assert!(error.contains(&format!("`{value}`")), "{error}");
+        }
+    }
+
+    #[test]
+    fn bucket_names() {
+        for good in ["abc", "my-bucket.2", &"a".repeat(63)] {
+            assert!(parse_bucket(good).is_ok(), "{good}");
+        }
+        let long = "a".repeat(64);
+        for bad in [
+            "ab",
+            &long,
+            "My-Bucket",
+            "-abc",
+            "abc-",
+            "a..b",
+            "a_b",
+            "192.168.1.1",
+            "",
+        ] {
+            let error = parse_bucket(bad).unwrap_err();
+            assert!(error.contains(&format!("`{bad}`")), "{error}");
+        }
+    }
+
+    #[test]
+    fn endpoints() {
+        assert_eq!(
+            parse_endpoint("http://10.88.0.1:9000/").as_deref(),
+            Ok("http://10.88.0.1:9000")
+        );
+        assert!(parse_endpoint("https://s3.example.com").is_ok());
+        for bad in [
+            "10.88.0.1:9000",
+            "ftp://host",
+            "not a url",
+            "http://host/path",
+            "http://",
+        ] {
+            let error = parse_endpoint(bad).unwrap_err();
+            assert!(error.contains(&format!("`{bad}`")), "{bad}: {error}");
+        }
+        let error = parse_endpoint("http://user:sentinel@host").unwrap_err();
+        assert!(!error.contains("sentinel"), "{error}");
+    }
+
+    #[test]
+    fn root_directories() {
+        assert_eq!(parse_root_directory("/registry/"), Ok("/registry".into()));
+        for bad in ["registry", "/a//b", "/a/../b", ""] {
+            assert!(parse_root_directory(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

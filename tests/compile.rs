@@ -11,7 +11,7 @@ fn parse(args: &[&str]) -> CreateArgs {
     let Command::Create(create) = cli.command else {
         unreachable!("`create` parses to Command::Create");
     };
-    create
+    *create
 }
 
 fn compile(args: &[&str]) -> Result<RegistrySpec, CompileError> {

@@ -1,11 +1,12 @@
 //! `regctl create`: compile the flags, then create, start and wait.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::Duration;
 
 use regctl_runtime::{
-    spec_from_labels, volume_labels, ContainerRuntime, RegistrySpec, RuntimeError, RuntimeKind,
-    LABEL_MANAGED, LABEL_NAME,
+    spec_from_labels, volume_labels, ContainerFile, ContainerRuntime, RegistrySpec, RuntimeError,
+    RuntimeKind, S3Credentials, StorageSpec, LABEL_MANAGED, LABEL_NAME,
 };
 use serde::Serialize;
 use tracing::{debug, info, warn};
@@ -18,6 +19,8 @@ use crate::error::Error;
 use crate::output::{print_document, print_text};
 use crate::ports::{self, CreateLock};
 use crate::readiness::wait_until_ready;
+use crate::registry_config;
+use crate::secrets::{load_s3_keys, S3Keys};
 
 /// Attempts to start on a freshly allocated port when another process took
 /// the previous one between the check and the start.
@@ -35,22 +38,36 @@ struct DryRun<'a> {
     runtime: RuntimeKind,
     spec: &'a RegistrySpec,
     request: serde_json::Value,
+    /// Files copied into the container before it starts, credentials
+    /// redacted.
+    files: Vec<DryRunFile>,
+}
+
+#[derive(Serialize)]
+struct DryRunFile {
+    path: &'static str,
+    mode: String,
+    contents: String,
 }
 
 pub async fn run(args: &CreateArgs) -> Result<(), Error> {
-    let spec = compile_create(args)?;
-
-    if spec.delete_enabled {
-        warn!(
-            "delete is enabled on `{}`: the registry has no authentication, so anyone who \
-             can reach its port can delete images",
-            spec.name
-        );
-    }
+    let mut spec = compile_create(args)?;
+    let keys = load_s3_keys(&args.storage, &|key| std::env::var(key).ok())?;
+    record_credentials(&mut spec, keys.is_some());
+    warn_about(&spec);
 
     if args.dry_run {
-        return dry_run(args, &spec).await;
+        return dry_run(args, &spec, keys.as_ref()).await;
     }
+
+    if let Some(path) = spec.bind_path() {
+        if !Path::new(path).is_dir() {
+            return Err(Error::HostPathMissing {
+                path: path.to_owned(),
+            });
+        }
+    }
+    let config = registry_config::config_file(&spec, keys.as_ref());
 
     let engine = engines::connect(args.runtime.runtime).await?;
     let runtime = engine.runtime.as_ref();
@@ -61,7 +78,7 @@ pub async fn run(args: &CreateArgs) -> Result<(), Error> {
     let (spec, created) = {
         let _lock = CreateLock::acquire().await?;
         let taken_elsewhere = ports_on_other_engines(runtime).await;
-        provision(runtime, spec, taken_elsewhere).await?
+        provision(runtime, spec, taken_elsewhere, config.as_ref()).await?
     };
 
     if !args.wait.no_wait {
@@ -85,7 +102,44 @@ pub async fn run(args: &CreateArgs) -> Result<(), Error> {
     print_created(&engine, &spec, args.output)
 }
 
-async fn dry_run(args: &CreateArgs, spec: &RegistrySpec) -> Result<(), Error> {
+/// Marks the spec's S3 credentials as static when keys came from the
+/// environment, which the pure compiler does not read.
+fn record_credentials(spec: &mut RegistrySpec, have_keys: bool) {
+    if let StorageSpec::S3(s3) = &mut spec.storage {
+        if have_keys {
+            s3.credentials = S3Credentials::Static;
+        } else {
+            debug!(
+                "no S3 keys given: the registry uses the AWS SDK's default credential chain \
+                 (environment, shared files, instance role)"
+            );
+        }
+    }
+}
+
+/// Warns about settings whose cost users may not expect.
+fn warn_about(spec: &RegistrySpec) {
+    if spec.delete_enabled {
+        warn!(
+            "delete is enabled on `{}`: the registry has no authentication, so anyone who \
+             can reach its port can delete images",
+            spec.name
+        );
+    }
+
+    if spec.storage == StorageSpec::InMemory {
+        warn!(
+            "`{}` keeps its data in memory: every image is lost when the container stops",
+            spec.name
+        );
+    }
+}
+
+async fn dry_run(
+    args: &CreateArgs,
+    spec: &RegistrySpec,
+    keys: Option<&S3Keys>,
+) -> Result<(), Error> {
     // An explicit runtime needs no engine: the request is rendered offline.
     let runtime = match args.runtime.runtime {
         RuntimeChoice::Docker => RuntimeKind::Docker,
@@ -102,10 +156,20 @@ async fn dry_run(args: &CreateArgs, spec: &RegistrySpec) -> Result<(), Error> {
         info!("the host port is allocated at create time, so the dry run leaves it empty");
     }
 
+    let files = registry_config::render_redacted(spec, keys)
+        .map(|contents| DryRunFile {
+            path: registry_config::CONFIG_PATH,
+            mode: "0600".to_owned(),
+            contents,
+        })
+        .into_iter()
+        .collect();
+
     let document = DryRun {
         runtime,
         spec,
         request,
+        files,
     };
     print_document(&document, args.output.unwrap_or(DocumentFormat::Json))
 }
@@ -171,12 +235,13 @@ async fn provision(
     runtime: &dyn ContainerRuntime,
     spec: RegistrySpec,
     taken_elsewhere: BTreeSet<u16>,
+    config: Option<&ContainerFile>,
 ) -> Result<(RegistrySpec, Created), Error> {
     check_name_free(runtime, &spec.name).await?;
 
     let name = spec.name.clone();
     let mut created = Created::default();
-    match provision_steps(runtime, spec, taken_elsewhere, &mut created).await {
+    match provision_steps(runtime, spec, taken_elsewhere, config, &mut created).await {
         Ok(spec) => Ok((spec, created)),
         Err(error) => {
             roll_back(runtime, &name, &created).await;
@@ -189,6 +254,7 @@ async fn provision_steps(
     runtime: &dyn ContainerRuntime,
     mut spec: RegistrySpec,
     taken_elsewhere: BTreeSet<u16>,
+    config: Option<&ContainerFile>,
     created: &mut Created,
 ) -> Result<RegistrySpec, Error> {
     let explicit_port = spec.port.host_port;
@@ -216,6 +282,10 @@ async fn provision_steps(
 
         runtime.create_container(&spec).await?;
         created.container = true;
+
+        if let Some(file) = config {
+            runtime.copy_file_into(&spec.name, file).await?;
+        }
 
         match runtime.start_container(&spec.name).await {
             Ok(()) => return Ok(spec),
@@ -396,7 +466,7 @@ mod tests {
     async fn provision_creates_volume_then_container() {
         let runtime = fake();
 
-        let (spec, created) = provision(&runtime, spec("dev", None), BTreeSet::new())
+        let (spec, created) = provision(&runtime, spec("dev", None), BTreeSet::new(), None)
             .await
             .unwrap();
 
@@ -425,7 +495,7 @@ mod tests {
         let runtime = fake();
         let first = ports::allocate(DEFAULT_IP, &BTreeSet::new()).unwrap();
 
-        let (spec, _) = provision(&runtime, spec("dev", None), BTreeSet::from([first]))
+        let (spec, _) = provision(&runtime, spec("dev", None), BTreeSet::from([first]), None)
             .await
             .unwrap();
 
@@ -436,7 +506,7 @@ mod tests {
     async fn failed_container_create_removes_the_volume() {
         let runtime = fake().with_fault(Fault::CreateContainer);
 
-        let result = provision(&runtime, spec("dev", None), BTreeSet::new()).await;
+        let result = provision(&runtime, spec("dev", None), BTreeSet::new(), None).await;
 
         assert!(result.is_err());
         assert!(runtime.container_names().is_empty());
@@ -447,7 +517,7 @@ mod tests {
     async fn taken_auto_port_retries_then_cleans_up() {
         let runtime = fake().with_fault(Fault::PortInUse);
 
-        let error = provision(&runtime, spec("dev", None), BTreeSet::new())
+        let error = provision(&runtime, spec("dev", None), BTreeSet::new(), None)
             .await
             .unwrap_err();
 
@@ -467,7 +537,7 @@ mod tests {
         let runtime = fake().with_fault(Fault::PortInUse);
         let port = ports::allocate(DEFAULT_IP, &BTreeSet::new()).unwrap();
 
-        let error = provision(&runtime, spec("dev", Some(port)), BTreeSet::new())
+        let error = provision(&runtime, spec("dev", Some(port)), BTreeSet::new(), None)
             .await
             .unwrap_err();
 
@@ -483,7 +553,7 @@ mod tests {
     async fn foreign_container_is_never_touched() {
         let runtime = fake().with_foreign_container("dev");
 
-        let error = provision(&runtime, spec("dev", None), BTreeSet::new())
+        let error = provision(&runtime, spec("dev", None), BTreeSet::new(), None)
             .await
             .unwrap_err();
 
@@ -505,7 +575,7 @@ mod tests {
             .await
             .unwrap();
 
-        let result = provision(&runtime, spec("dev", None), BTreeSet::new()).await;
+        let result = provision(&runtime, spec("dev", None), BTreeSet::new(), None).await;
 
         assert!(result.is_err());
         assert_eq!(runtime.volume_names(), [volume]);
@@ -519,7 +589,7 @@ mod tests {
             .await
             .unwrap();
 
-        let error = provision(&runtime, spec("dev", None), BTreeSet::new())
+        let error = provision(&runtime, spec("dev", None), BTreeSet::new(), None)
             .await
             .unwrap_err();
 

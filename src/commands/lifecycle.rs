@@ -85,6 +85,13 @@ async fn delete_one(found: &Found, remove_volumes: bool) -> Result<(), Error> {
     runtime.remove_container(name).await?;
     info!("removed registry `{name}` from {}", found.engine.info.kind);
 
+    if let Some(path) = found.spec.bind_path() {
+        if remove_volumes {
+            info!("kept host path `{path}`: regctl never deletes host paths");
+        }
+        return Ok(());
+    }
+
     let Some(volume) = found.spec.data_volume() else {
         return Ok(());
     };

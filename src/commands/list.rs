@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::output::print_rows;
 
 const HEADERS: &[&str] = &[
-    "name", "runtime", "state", "endpoint", "delete", "storage", "image",
+    "name", "runtime", "state", "endpoint", "delete", "storage", "data", "image",
 ];
 
 pub async fn run(args: &ListArgs) -> Result<(), Error> {
@@ -46,6 +46,7 @@ pub async fn run(args: &ListArgs) -> Result<(), Error> {
             }
             .to_owned(),
             row.storage.clone(),
+            row.data.clone(),
             row.image.clone(),
         ]
     })

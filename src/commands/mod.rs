@@ -4,7 +4,10 @@ pub mod create;
 pub mod lifecycle;
 pub mod list;
 
-use regctl_runtime::{spec_from_labels, ContainerInfo, RegistrySpec, RuntimeKind, LABEL_MANAGED};
+use regctl_runtime::{
+    spec_from_labels, ContainerInfo, RegistrySpec, RuntimeKind, StorageSpec, VolumeSource,
+    LABEL_MANAGED,
+};
 use serde::Serialize;
 
 use crate::cli::RuntimeChoice;
@@ -21,7 +24,9 @@ pub struct RegistryView {
     pub endpoint: String,
     pub delete_enabled: bool,
     pub storage: String,
-    pub volume: Option<String>,
+    /// Where the data lives: a volume name, a host path, `memory`, or an
+    /// `s3://BUCKET/PREFIX` address.
+    pub data: String,
     pub image: String,
 }
 
@@ -34,9 +39,26 @@ impl RegistryView {
             endpoint: spec.endpoint().unwrap_or_default(),
             delete_enabled: spec.delete_enabled,
             storage: spec.storage_driver().to_owned(),
-            volume: spec.data_volume().map(str::to_owned),
+            data: data_location(spec),
             image: spec.image.clone(),
         }
+    }
+}
+
+fn data_location(spec: &RegistrySpec) -> String {
+    match &spec.storage {
+        StorageSpec::Filesystem {
+            source: VolumeSource::Volume { name },
+        } => name.clone(),
+        StorageSpec::Filesystem {
+            source: VolumeSource::Bind { path },
+        } => path.clone(),
+        StorageSpec::InMemory => "memory".to_owned(),
+        StorageSpec::S3(s3) => format!(
+            "s3://{}{}",
+            s3.bucket,
+            s3.root_directory.as_deref().unwrap_or_default()
+        ),
     }
 }
 

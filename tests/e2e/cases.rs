@@ -371,7 +371,7 @@ fn crashing_registry_leaves_nothing(engine: &Engine) -> TestResult {
     ]);
     ensure_eq(run.code, 1, "exit code")?;
     ensure(
-        run.stderr.contains("last log lines of the registry"),
+        run.stderr.contains("the registry logged:"),
         format!("no log lines in:\n{}", run.stderr),
     )?;
     ensure(

@@ -69,6 +69,21 @@ pub enum DockerError {
         source: BollardError,
     },
 
+    #[error("failed to pack `{path}` into an archive")]
+    PackFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("failed to copy `{path}` into container `{name}`")]
+    CopyFile {
+        name: String,
+        path: String,
+        #[source]
+        source: BollardError,
+    },
+
     #[error("failed to start container `{name}`")]
     StartContainer {
         name: String,

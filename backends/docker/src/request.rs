@@ -19,6 +19,7 @@ pub(crate) fn container_body(spec: &RegistrySpec) -> ContainerCreateBody {
 
     ContainerCreateBody {
         image: Some(spec.image.clone()),
+        cmd: spec.command.clone(),
         env: Some(spec.env_strings()),
         labels: Some(registry_labels(spec).into_iter().collect()),
         exposed_ports: Some(vec![port_key]),
@@ -50,14 +51,20 @@ fn host_config(spec: &RegistrySpec) -> HostConfig {
         ),
     };
 
-    let mounts = spec.data_volume().map(|volume| {
-        vec![Mount {
-            target: Some(DATA_DIR.to_owned()),
-            source: Some(volume.to_owned()),
-            typ: Some(MountType::VOLUME),
-            ..Default::default()
-        }]
-    });
+    let mount = |source: &str, typ: MountType| Mount {
+        target: Some(DATA_DIR.to_owned()),
+        source: Some(source.to_owned()),
+        typ: Some(typ),
+        ..Default::default()
+    };
+    let mounts = match (spec.data_volume(), spec.bind_path()) {
+        (Some(volume), _) => Some(vec![mount(volume, MountType::VOLUME)]),
+        (None, Some(path)) => Some(vec![mount(path, MountType::BIND)]),
+        // NOTE: with no mount, the image's `VOLUME /var/lib/registry` makes
+        // the engine create an anonymous volume, which `delete` removes with
+        // the container.
+        (None, None) => None,
+    };
 
     HostConfig {
         port_bindings: Some(HashMap::from([(

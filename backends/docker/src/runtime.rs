@@ -6,13 +6,13 @@ use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, InspectContainerOptions, InspectNetworkOptions,
     ListContainersOptions, LogsOptions, RemoveContainerOptions, RemoveVolumeOptions,
-    StartContainerOptions, StopContainerOptions,
+    StartContainerOptions, StopContainerOptions, UploadToContainerOptions,
 };
 use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::TryStreamExt;
 use regctl_runtime::{
-    spec_from_labels, BoxError, ContainerInfo, ContainerRuntime, EngineInfo, RegistrySpec,
-    RuntimeError, RuntimeKind,
+    spec_from_labels, BoxError, ContainerFile, ContainerInfo, ContainerRuntime, EngineInfo,
+    RegistrySpec, RuntimeError, RuntimeKind,
 };
 
 use crate::convert::{container_from_inspect, container_from_summary};
@@ -259,6 +259,33 @@ impl ContainerRuntime for DockerRuntime {
         }
     }
 
+    async fn copy_file_into(&self, name: &str, file: &ContainerFile) -> Result<(), RuntimeError> {
+        let archive = file.to_archive().map_err(|source| DockerError::PackFile {
+            path: file.path.clone(),
+            source,
+        })?;
+        let options = UploadToContainerOptions {
+            path: "/".to_owned(),
+            ..Default::default()
+        };
+
+        self.client
+            .upload_to_container(name, Some(options), bollard::body_full(archive.into()))
+            .await
+            .map_err(|source| {
+                if status_code(&source) == Some(404) {
+                    return RuntimeError::ContainerNotFound {
+                        name: name.to_owned(),
+                    };
+                }
+                self.failure(source, |source| DockerError::CopyFile {
+                    name: name.to_owned(),
+                    path: file.path.clone(),
+                    source,
+                })
+            })
+    }
+
     async fn start_container(&self, name: &str) -> Result<(), RuntimeError> {
         let result = self
             .client
@@ -313,8 +340,12 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn remove_container(&self, name: &str) -> Result<(), RuntimeError> {
+        // `v` removes only anonymous volumes, such as the one the image's
+        // `VOLUME /var/lib/registry` creates when nothing is mounted there.
+        // Named volumes stay, so the registry's data survives a recreation.
         let options = RemoveContainerOptions {
             force: true,
+            v: true,
             ..Default::default()
         };
 

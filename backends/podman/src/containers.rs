@@ -6,7 +6,9 @@ use podman_api::opts::{
     ContainerDeleteOpts, ContainerListFilter, ContainerListOpts, ContainerLogsOpts,
     ContainerStopOpts,
 };
-use regctl_runtime::{spec_from_labels, ContainerInfo, RegistrySpec, RuntimeError, REGISTRY_PORT};
+use regctl_runtime::{
+    spec_from_labels, ContainerFile, ContainerInfo, RegistrySpec, RuntimeError, REGISTRY_PORT,
+};
 
 use crate::inspect::container_info;
 use crate::request::create_opts;
@@ -74,6 +76,41 @@ impl PodmanRuntime {
             name: spec.name.clone(),
             source,
         })
+    }
+
+    /// Extracts `file` into the container through the archive endpoint,
+    /// which works on a created container that never ran.
+    pub(crate) async fn copy_file(
+        &self,
+        name: &str,
+        file: &ContainerFile,
+    ) -> Result<(), RuntimeError> {
+        let archive = file.to_archive().map_err(|source| {
+            RuntimeError::engine(PodmanError::PackFile {
+                path: file.path.clone(),
+                source,
+            })
+        })?;
+
+        let result = self
+            .podman
+            .containers()
+            .get(name)
+            .copy_to("/", archive.into())
+            .await;
+
+        let Err(error) = result else {
+            return Ok(());
+        };
+        let source = ApiError::from(error);
+        if source.status() == Some(NOT_FOUND) {
+            return Err(not_found(name));
+        }
+        Err(self.fail(PodmanError::CopyFile {
+            name: name.to_owned(),
+            path: file.path.clone(),
+            source,
+        }))
     }
 
     pub(crate) async fn start(&self, name: &str) -> Result<(), RuntimeError> {
@@ -149,9 +186,14 @@ impl PodmanRuntime {
     pub(crate) async fn remove(&self, name: &str) -> Result<(), RuntimeError> {
         tracing::debug!(container = name, "removing container");
 
-        // `force` stops a running container first. Named volumes stay, so
-        // the registry's data survives a recreation.
-        let opts = ContainerDeleteOpts::builder().force(true).build();
+        // `force` stops a running container first. `volumes` removes only
+        // anonymous volumes, such as the one the image's `VOLUME
+        // /var/lib/registry` creates when nothing is mounted there; named
+        // volumes stay, so the registry's data survives a recreation.
+        let opts = ContainerDeleteOpts::builder()
+            .force(true)
+            .volumes(true)
+            .build();
         let Err(error) = self.podman.containers().get(name).delete(&opts).await else {
             return Ok(());
         };

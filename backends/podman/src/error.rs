@@ -190,6 +190,21 @@ pub enum PodmanError {
         source: ApiError,
     },
 
+    #[error("failed to pack `{path}` into an archive")]
+    PackFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("failed to copy `{path}` into container `{name}`")]
+    CopyFile {
+        name: String,
+        path: String,
+        #[source]
+        source: ApiError,
+    },
+
     #[error("failed to start container `{name}`")]
     StartContainer {
         name: String,
@@ -238,7 +253,7 @@ impl PodmanError {
         use PodmanError::*;
 
         match self {
-            InvalidUrl { .. } | HostPortMissing { .. } => None,
+            InvalidUrl { .. } | HostPortMissing { .. } | PackFile { .. } => None,
             Connect { source, .. }
             | Info { source }
             | ImageExists { source, .. }
@@ -250,6 +265,7 @@ impl PodmanError {
             | RemoveVolume { source, .. }
             | BuildCreateRequest { source, .. }
             | CreateContainer { source, .. }
+            | CopyFile { source, .. }
             | StartContainer { source, .. }
             | StopContainer { source, .. }
             | RemoveContainer { source, .. }

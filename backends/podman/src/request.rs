@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
-use podman_api::models::{NamedVolume, Namespace, PerNetworkOptions, PortMapping};
-use podman_api::opts::{ContainerCreateOpts, ContainerRestartPolicy};
+use podman_api::models::{ContainerMount, NamedVolume, Namespace, PerNetworkOptions, PortMapping};
+use podman_api::opts::{ContainerCreateOpts, ContainerRestartPolicy, ImageVolumeMode};
 use regctl_runtime::{registry_labels, RegistrySpec, DATA_DIR, REGISTRY_PORT};
 
 use crate::{ApiError, PodmanError};
@@ -53,7 +53,11 @@ pub(crate) fn create_opts(spec: &RegistrySpec) -> ContainerCreateOpts {
         .env(env)
         .labels(registry_labels(spec))
         .portmappings([port])
-        .restart_policy(ContainerRestartPolicy::UnlessStopped);
+        .restart_policy(ContainerRestartPolicy::UnlessStopped)
+        // The image declares `VOLUME /var/lib/registry`. regctl mounts its
+        // own storage there or needs none, and Podman 4.3 keeps an
+        // anonymous volume made for it even when removing with `v=true`.
+        .image_volume_mode(ImageVolumeMode::Ignore);
 
     if let Some(volume) = spec.data_volume() {
         builder = builder.volumes([NamedVolume {
@@ -62,6 +66,21 @@ pub(crate) fn create_opts(spec: &RegistrySpec) -> ContainerCreateOpts {
             is_anonymous: None,
             options: None,
         }]);
+    }
+
+    if let Some(path) = spec.bind_path() {
+        builder = builder.mounts([ContainerMount {
+            destination: Some(DATA_DIR.to_owned()),
+            source: Some(path.to_owned()),
+            _type: Some("bind".to_owned()),
+            options: Some(vec!["rbind".to_owned()]),
+            uid_mappings: None,
+            gid_mappings: None,
+        }]);
+    }
+
+    if let Some(command) = &spec.command {
+        builder = builder.command(command);
     }
 
     // Without a network, libpod picks the engine's default network mode
@@ -123,6 +142,7 @@ mod tests {
                 },
             ],
             network: None,
+            command: None,
         }
     }
 

@@ -5,7 +5,8 @@ use futures_util::StreamExt;
 use podman_api::opts::{PullOpts, VolumeCreateOpts};
 use podman_api::{ApiVersion, Podman};
 use regctl_runtime::{
-    ContainerInfo, ContainerRuntime, EngineInfo, RegistrySpec, RuntimeError, RuntimeKind,
+    ContainerFile, ContainerInfo, ContainerRuntime, EngineInfo, RegistrySpec, RuntimeError,
+    RuntimeKind,
 };
 
 use crate::address::{parse_api_url, ApiAddress};
@@ -244,6 +245,10 @@ impl ContainerRuntime for PodmanRuntime {
 
     async fn create_container(&self, spec: &RegistrySpec) -> Result<String, RuntimeError> {
         self.create(spec).await
+    }
+
+    async fn copy_file_into(&self, name: &str, file: &ContainerFile) -> Result<(), RuntimeError> {
+        self.copy_file(name, file).await
     }
 
     async fn start_container(&self, name: &str) -> Result<(), RuntimeError> {

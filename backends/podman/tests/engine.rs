@@ -55,6 +55,7 @@ fn spec(name: &str, port: u16) -> RegistrySpec {
             value: "true".to_owned(),
         }],
         network: None,
+        command: None,
     }
 }
 

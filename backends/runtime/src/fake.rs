@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::{
-    registry_labels, ContainerInfo, ContainerRuntime, ContainerState, EngineInfo, MountInfo,
-    PublishedPort, RegistrySpec, RuntimeError, RuntimeKind, DATA_DIR, REGISTRY_PORT,
+    registry_labels, ContainerFile, ContainerInfo, ContainerRuntime, ContainerState, EngineInfo,
+    MountInfo, PublishedPort, RegistrySpec, RuntimeError, RuntimeKind, DATA_DIR, REGISTRY_PORT,
 };
 
 /// Failure a test makes the fake return.
@@ -29,6 +29,7 @@ struct State {
     networks: BTreeSet<String>,
     volumes: BTreeMap<String, BTreeMap<String, String>>,
     containers: BTreeMap<String, ContainerInfo>,
+    files: BTreeMap<(String, String), ContainerFile>,
     faults: Vec<Fault>,
 }
 
@@ -89,6 +90,14 @@ impl FakeRuntime {
         self.lock().containers.keys().cloned().collect()
     }
 
+    /// Returns the file written into `container` at `path`, if any.
+    pub fn file(&self, container: &str, path: &str) -> Option<ContainerFile> {
+        self.lock()
+            .files
+            .get(&(container.to_owned(), path.to_owned()))
+            .cloned()
+    }
+
     pub fn volume_names(&self) -> Vec<String> {
         self.lock().volumes.keys().cloned().collect()
     }
@@ -126,9 +135,11 @@ fn container_from_spec(spec: &RegistrySpec) -> ContainerInfo {
         networks: spec.network.iter().map(|net| net.name.clone()).collect(),
         mounts: spec
             .data_volume()
-            .map(|name| MountInfo {
-                kind: "volume".to_owned(),
-                source: name.to_owned(),
+            .map(|name| ("volume", name))
+            .or(spec.bind_path().map(|path| ("bind", path)))
+            .map(|(kind, source)| MountInfo {
+                kind: kind.to_owned(),
+                source: source.to_owned(),
                 destination: DATA_DIR.to_owned(),
             })
             .into_iter()
@@ -223,6 +234,19 @@ impl ContainerRuntime for FakeRuntime {
         let id = info.id.clone();
         state.containers.insert(spec.name.clone(), info);
         Ok(id)
+    }
+
+    async fn copy_file_into(&self, name: &str, file: &ContainerFile) -> Result<(), RuntimeError> {
+        let mut state = self.record(format!("copy_file_into {name} {}", file.path));
+        if !state.containers.contains_key(name) {
+            return Err(RuntimeError::ContainerNotFound {
+                name: name.to_owned(),
+            });
+        }
+        state
+            .files
+            .insert((name.to_owned(), file.path.clone()), file.clone());
+        Ok(())
     }
 
     async fn start_container(&self, name: &str) -> Result<(), RuntimeError> {

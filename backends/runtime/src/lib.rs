@@ -9,12 +9,14 @@ mod discovery;
 mod error;
 #[cfg(feature = "fake")]
 pub mod fake;
+mod file;
 mod labels;
 mod runtime;
 mod spec;
 
 pub use discovery::{docker_candidates, podman_candidates, Endpoint, EnvLookup};
 pub use error::{BoxError, RuntimeError};
+pub use file::ContainerFile;
 pub use labels::{
     registry_labels, spec_from_labels, volume_labels, LABEL_MANAGED, LABEL_NAME, LABEL_SPEC,
     LABEL_VERSION,
@@ -24,5 +26,6 @@ pub use runtime::{
     RuntimeKind,
 };
 pub use spec::{
-    EnvVar, NetworkSpec, PortSpec, RegistrySpec, StorageSpec, VolumeSource, DATA_DIR, REGISTRY_PORT,
+    EnvVar, NetworkSpec, PortSpec, RegistrySpec, S3Credentials, S3Storage, StorageSpec,
+    VolumeSource, DATA_DIR, REGISTRY_PORT,
 };

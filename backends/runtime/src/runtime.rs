@@ -4,7 +4,7 @@ use std::fmt;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::{RegistrySpec, RuntimeError};
+use crate::{ContainerFile, RegistrySpec, RuntimeError};
 
 /// Container engine family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -160,6 +160,10 @@ pub trait ContainerRuntime: Send + Sync {
     /// id. Fails with [`RuntimeError::ContainerExists`] when the name is
     /// taken.
     async fn create_container(&self, spec: &RegistrySpec) -> Result<String, RuntimeError>;
+
+    /// Writes `file` into a created container before it starts, through the
+    /// engine's archive API, so it works with a remote engine too.
+    async fn copy_file_into(&self, name: &str, file: &ContainerFile) -> Result<(), RuntimeError>;
 
     /// Starts a container. Fails with [`RuntimeError::PortInUse`] when its
     /// host port is taken.

@@ -32,6 +32,10 @@ pub struct RegistrySpec {
     /// Existing network to attach the container to, in place of the
     /// engine's default network.
     pub network: Option<NetworkSpec>,
+    /// Arguments that replace the image's command, such as `serve` with the
+    /// configuration file that regctl writes into the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
 }
 
 /// Published port of the registry.
@@ -49,14 +53,49 @@ pub struct PortSpec {
 pub enum StorageSpec {
     /// The registry's `filesystem` driver, rooted at [`DATA_DIR`].
     Filesystem { source: VolumeSource },
+    /// The `inmemory` driver: data is lost when the container stops.
+    InMemory,
+    /// The `s3` driver (`s3-aws` in Distribution 2.x).
+    S3(S3Storage),
 }
 
-/// What is mounted at [`DATA_DIR`].
+/// Source of the filesystem mounted at [`DATA_DIR`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum VolumeSource {
     /// A named volume that regctl creates and labels.
     Volume { name: String },
+    /// An absolute host path, bind-mounted. regctl never deletes it.
+    Bind { path: String },
+}
+
+/// S3 settings without credentials. The keys themselves never enter the
+/// spec, because the spec is stored in a container label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct S3Storage {
+    pub bucket: String,
+    pub region: String,
+    /// Custom endpoint such as `http://10.88.0.1:9000`, for S3-compatible
+    /// servers; `None` for AWS.
+    pub endpoint: Option<String>,
+    /// Whether the registry talks to the endpoint over TLS.
+    pub secure: bool,
+    /// Whether bucket names go into the path rather than the host name.
+    pub path_style: bool,
+    /// Key prefix of every object the registry writes.
+    pub root_directory: Option<String>,
+    pub credentials: S3Credentials,
+}
+
+/// Where the registry's S3 credentials come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum S3Credentials {
+    /// An access key and secret key, written into the configuration file.
+    Static,
+    /// The AWS SDK's default chain inside the container (environment,
+    /// instance profile and so on).
+    Chain,
 }
 
 /// One environment variable of the registry container.
@@ -80,6 +119,17 @@ impl RegistrySpec {
             StorageSpec::Filesystem {
                 source: VolumeSource::Volume { name },
             } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// Host path bind-mounted at [`DATA_DIR`], if any.
+    pub fn bind_path(&self) -> Option<&str> {
+        match &self.storage {
+            StorageSpec::Filesystem {
+                source: VolumeSource::Bind { path },
+            } => Some(path),
+            _ => None,
         }
     }
 
@@ -88,6 +138,8 @@ impl RegistrySpec {
     pub fn storage_driver(&self) -> &'static str {
         match self.storage {
             StorageSpec::Filesystem { .. } => "filesystem",
+            StorageSpec::InMemory => "inmemory",
+            StorageSpec::S3(_) => "s3",
         }
     }
 
