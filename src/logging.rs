@@ -4,10 +4,13 @@
 use std::fmt;
 
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// Variable that overrides the verbosity flags with a `tracing` filter,
 /// such as `regctl=trace,bollard=debug`.
@@ -30,11 +33,20 @@ pub fn init(verbose: u8, quiet: bool) {
 
     let filter = EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new(default));
 
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .event_format(PlainFormat)
-        .init();
+        .with_filter(filter)
+        .with_filter(filter_fn(|metadata| !prints_request_bodies(metadata)));
+
+    tracing_subscriber::registry().with(layer).init();
+}
+
+/// Whether an event may print request bodies, which carry the registry
+/// configuration file and its credentials. bollard 0.21 logs every request,
+/// body included, at TRACE, so those events are dropped at any verbosity.
+fn prints_request_bodies(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata.target().starts_with("bollard") && *metadata.level() == Level::TRACE
 }
 
 /// Formats an event as `warning: message`, and info events as the bare

@@ -55,6 +55,67 @@ fn usage_errors_exit_2_and_name_the_value() {
         (&["create", "--runtime", "containerd"], "containerd"),
         (&["create", "--wait-timeout", "-1"], "-1"),
         (&["create", "--wait-timeout", "soon"], "soon"),
+        (&["create", "--storage", "tape"], "tape"),
+        (
+            &["create", "--volume", "./data"],
+            "`./data` is a relative path",
+        ),
+        (
+            &["create", "--storage", "s3", "--s3-bucket", "Bad_Bucket"],
+            "`Bad_Bucket`",
+        ),
+        (
+            &[
+                "create",
+                "--storage",
+                "s3",
+                "--s3-bucket",
+                "ok-bucket",
+                "--s3-endpoint",
+                "minio:9000",
+            ],
+            "`minio:9000`",
+        ),
+        (
+            &[
+                "create",
+                "--storage",
+                "s3",
+                "--s3-bucket",
+                "ok-bucket",
+                "--s3-region",
+                "EU",
+            ],
+            "`EU`",
+        ),
+        (
+            &[
+                "create",
+                "--storage",
+                "s3",
+                "--s3-bucket",
+                "ok-bucket",
+                "--s3-root-directory",
+                "rel",
+            ],
+            "`rel`",
+        ),
+        (
+            &[
+                "create",
+                "--storage",
+                "s3",
+                "--s3-bucket",
+                "ok-bucket",
+                "--s3-region",
+                "eu-west-1",
+                "--s3-access-key",
+                "AKIA",
+                "--s3-secret-key-file",
+                "/nonexistent/secret",
+            ],
+            "`/nonexistent/secret`",
+        ),
     ];
 
     for (args, expected) in cases {
@@ -145,4 +206,70 @@ fn dry_run_yaml() {
     assert!(output.status.success());
     let document: serde_yaml::Value = serde_yaml::from_str(&stdout).expect("stdout is YAML");
     assert_eq!(document["runtime"], "podman");
+}
+
+#[test]
+fn one_s3_key_alone_is_a_usage_error() {
+    let output = regctl()
+        .args([
+            "create",
+            "--storage",
+            "s3",
+            "--s3-bucket",
+            "ok-bucket",
+            "--s3-region",
+            "eu-west-1",
+            "--s3-access-key",
+            "AKIA",
+        ])
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("an S3 secret key is missing"), "{stderr}");
+    assert!(
+        stderr.contains("hint: pass --s3-secret-key-file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn dry_run_redacts_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "sentinel-dry-run-secret\n").unwrap();
+
+    let output = regctl()
+        .args([
+            "create",
+            "--storage",
+            "s3",
+            "--s3-bucket",
+            "ok-bucket",
+            "--s3-region",
+            "eu-west-1",
+            "--s3-secret-key-file",
+            secret.to_str().unwrap(),
+            "--dry-run",
+            "--runtime",
+            "docker",
+            "-vv",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "sentinel-dry-run-access")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    assert!(output.status.success(), "{stderr}");
+    for sentinel in ["sentinel-dry-run-secret", "sentinel-dry-run-access"] {
+        assert!(!stdout.contains(sentinel), "{sentinel} on stdout");
+        assert!(!stderr.contains(sentinel), "{sentinel} on stderr");
+    }
+    let document: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let config = document["files"][0]["contents"].as_str().unwrap();
+    assert!(config.contains("secretkey: '[redacted]'"), "{config}");
+    assert_eq!(document["spec"]["storage"]["credentials"], "static");
 }

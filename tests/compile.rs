@@ -3,7 +3,7 @@
 use clap::Parser;
 use regctl::cli::{Cli, Command, CreateArgs};
 use regctl::compile::{compile_create, CompileError};
-use regctl_runtime::RegistrySpec;
+use regctl_runtime::{RegistrySpec, S3Credentials, StorageSpec};
 
 fn parse(args: &[&str]) -> CreateArgs {
     let argv = ["regctl", "create"].iter().chain(args);
@@ -118,6 +118,43 @@ fn rejected_combinations() {
             "moves the registry off port 5000",
         ),
         (&["--network", " "], "the network name is empty"),
+        (&["--s3-bucket", "images"], "`--s3-bucket` requires `--storage s3`"),
+        (&["--storage", "inmemory", "--s3-path-style"], "`--s3-path-style` requires `--storage s3`"),
+        (
+            &["--storage", "inmemory", "--volume", "data"],
+            "`--volume` does not apply to `--storage inmemory`",
+        ),
+        (
+            &["--storage", "s3", "--s3-bucket", "images", "--s3-region", "eu-west-1", "--volume", "/srv"],
+            "`--volume` does not apply to `--storage s3`",
+        ),
+        (&["--storage", "s3", "--s3-region", "eu-west-1"], "`--storage s3` requires `--s3-bucket`"),
+        (&["--storage", "s3", "--s3-bucket", "images"], "requires `--s3-region` unless `--s3-endpoint`"),
+        (
+            &["--storage", "inmemory", "--extra-env", "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=/x"],
+            "selects a second storage driver beside `inmemory`",
+        ),
+        (
+            &[
+                "--storage", "s3", "--s3-bucket", "images", "--s3-region", "eu-west-1",
+                "--extra-env", "REGISTRY_STORAGE_S3_BUCKET=other",
+            ],
+            "`--extra-env REGISTRY_STORAGE_S3_BUCKET` overrides --s3-bucket",
+        ),
+        (
+            &[
+                "--storage", "s3", "--s3-bucket", "images", "--s3-region", "eu-west-1",
+                "--extra-env", "REGISTRY_STORAGE_S3_SECRETKEY=x",
+            ],
+            "would put an S3 credential into the container's environment",
+        ),
+        (
+            &[
+                "--storage", "s3", "--s3-bucket", "images", "--s3-region", "eu-west-1",
+                "--extra-env", "REGISTRY_STORAGE_GCS_BUCKET=x",
+            ],
+            "selects a second storage driver beside `s3`",
+        ),
     ];
 
     for (args, expected) in cases {
@@ -148,4 +185,70 @@ fn storage_keys_of_the_same_driver_pass() {
         env_value(&spec, "REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR"),
         Some("inmemory")
     );
+}
+
+#[test]
+fn exactly_one_storage_driver() {
+    let cases: &[&[&str]] = &[
+        &[],
+        &["--storage", "inmemory"],
+        &["--volume", "/srv/registry"],
+        &[
+            "--storage",
+            "s3",
+            "--s3-bucket",
+            "images",
+            "--s3-region",
+            "eu-west-1",
+        ],
+    ];
+
+    for args in cases {
+        let spec = compile(args).unwrap();
+        let filesystem_env =
+            env_value(&spec, "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY").is_some();
+        let own_config = spec.command.is_some();
+
+        // Filesystem storage uses the image's configuration and sets its root
+        // through the environment; every other driver gets regctl's file and
+        // no filesystem variable.
+        assert_eq!(
+            filesystem_env,
+            spec.storage_driver() == "filesystem",
+            "{args:?}"
+        );
+        assert_eq!(
+            own_config,
+            spec.storage_driver() != "filesystem",
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn s3_endpoint_defaults() {
+    let spec = compile(&[
+        "--storage",
+        "s3",
+        "--s3-bucket",
+        "images",
+        "--s3-endpoint",
+        "http://127.0.0.1:9000",
+    ])
+    .unwrap();
+    let StorageSpec::S3(s3) = spec.storage else {
+        panic!("not S3: {:?}", spec.storage);
+    };
+
+    assert_eq!(s3.region, "us-east-1");
+    assert!(!s3.secure);
+    assert_eq!(s3.credentials, S3Credentials::Chain);
+}
+
+#[test]
+fn host_path_is_a_bind_mount() {
+    let spec = compile(&["--volume", "/srv/registry"]).unwrap();
+
+    assert_eq!(spec.bind_path(), Some("/srv/registry"));
+    assert_eq!(spec.data_volume(), None);
 }

@@ -40,7 +40,8 @@ fn assert_case(case: &str, args: &[&str]) {
         access_key: SENTINEL.to_owned(),
         secret_key: SENTINEL.to_owned(),
     };
-    let static_keys = matches!(&spec.storage, StorageSpec::S3(s3) if s3.credentials == S3Credentials::Static);
+    let static_keys =
+        matches!(&spec.storage, StorageSpec::S3(s3) if s3.credentials == S3Credentials::Static);
     let config = registry_config::render_redacted(&spec, static_keys.then_some(&keys));
     let docker = regctl_docker::create_request(&spec).expect("the Docker request renders");
     let podman = regctl_podman::create_request(&spec).expect("the Podman request renders");
@@ -57,7 +58,10 @@ fn assert_case(case: &str, args: &[&str]) {
     settings.bind(|| insta::assert_json_snapshot!(case, podman));
 
     if let Some(config) = config {
-        assert!(!config.contains(SENTINEL), "a credential reached the snapshot");
+        assert!(
+            !config.contains(SENTINEL),
+            "a credential reached the snapshot"
+        );
         settings.set_snapshot_suffix("config");
         settings.bind(|| insta::assert_snapshot!(case, config));
     }
@@ -101,7 +105,14 @@ fn host_path() {
 fn s3_aws() {
     assert_case(
         "s3_aws",
-        &["--storage", "s3", "--s3-bucket", "team-images", "--s3-region", "eu-west-1"],
+        &[
+            "--storage",
+            "s3",
+            "--s3-bucket",
+            "team-images",
+            "--s3-region",
+            "eu-west-1",
+        ],
     );
 }
 

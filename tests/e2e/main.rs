@@ -8,9 +8,12 @@
 mod cases;
 mod harness;
 mod oci;
+mod storage;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    harness::run(cases::all())
+    let mut cases = cases::all();
+    cases.extend(storage::all());
+    harness::run(cases)
 }
