@@ -17,8 +17,8 @@ pub fn all() -> Vec<Case> {
             body: s3_storage_round_trip,
         },
         Case {
-            name: "s3_missing_bucket_leaves_nothing",
-            body: s3_missing_bucket_leaves_nothing,
+            name: "s3_bad_target_leaves_nothing",
+            body: s3_bad_target_leaves_nothing,
         },
         Case {
             name: "host_path_storage",
@@ -155,38 +155,53 @@ fn s3_storage_round_trip(engine: &Engine) -> TestResult {
     Ok(())
 }
 
-fn s3_missing_bucket_leaves_nothing(engine: &Engine) -> TestResult {
+fn s3_bad_target_leaves_nothing(engine: &Engine) -> TestResult {
     let endpoint = s3_endpoint()?;
-    let name = engine.registry_name("s3miss");
+    let name = engine.registry_name("s3bad");
     let _cleanup = Cleanup::new(engine, &[&name]);
 
     let secret_dir = tempfile::tempdir()?;
     let secret_file = secret_dir.path().join("s3-secret");
     std::fs::write(&secret_file, "not-a-secret")?;
 
-    let run = engine.regctl(&[
-        "create",
-        &name,
-        "--storage",
-        "s3",
-        "--s3-bucket",
-        "regctl-no-such-bucket",
-        "--s3-endpoint",
-        &endpoint,
-        "--s3-path-style",
-        "--s3-access-key",
-        "AKIAREGCTLTEST",
-        "--s3-secret-key-file",
-        secret_file.to_str().unwrap(),
-        "--wait-timeout",
-        "5",
-    ]);
-    ensure_eq(run.code, 1, "exit code")?;
-    ensure(
-        run.stderr.contains("NoSuchBucket"),
-        format!("stderr lacks the S3 error:\n{}", run.stderr),
-    )?;
-    ensure(!engine.container_exists(&name), "a container was left")?;
+    // Port 1 on the container's own loopback refuses every connection.
+    let cases = [
+        (endpoint.as_str(), "regctl-no-such-bucket", "NoSuchBucket"),
+        ("http://127.0.0.1:1", "some-bucket", "send request failed"),
+    ];
+
+    for (s3_endpoint, bucket, reason) in cases {
+        let run = engine.regctl(&[
+            "create",
+            &name,
+            "--storage",
+            "s3",
+            "--s3-bucket",
+            bucket,
+            "--s3-endpoint",
+            s3_endpoint,
+            "--s3-path-style",
+            "--s3-access-key",
+            "AKIAREGCTLTEST",
+            "--s3-secret-key-file",
+            secret_file.to_str().unwrap(),
+            "--wait-timeout",
+            "8",
+        ]);
+        ensure_eq(
+            run.code,
+            1,
+            &format!("exit code with {s3_endpoint}/{bucket}"),
+        )?;
+        ensure(
+            run.stderr.contains(reason),
+            format!("stderr lacks `{reason}`:\n{}", run.stderr),
+        )?;
+        ensure(
+            !engine.container_exists(&name),
+            format!("a container was left after {reason}"),
+        )?;
+    }
     Ok(())
 }
 
