@@ -159,6 +159,10 @@ impl Error {
         match self {
             Error::Compile(error) => error.hint(),
             Error::Runtime(error) => runtime_hint(error),
+            Error::NoRuntime { attempts } if denied_socket(attempts).is_some() => {
+                let attempt = denied_socket(attempts)?;
+                Some(permission_hint(attempt.endpoint.kind, &attempt.endpoint.url))
+            }
             Error::NoRuntime { .. } => Some(
                 "start Docker (`sudo systemctl start docker`) or Podman \
                  (`systemctl --user start podman.socket` rootless, \
@@ -217,6 +221,38 @@ impl Error {
     }
 }
 
+/// The first engine address that refused access, if any.
+fn denied_socket(attempts: &[Attempt]) -> Option<&Attempt> {
+    attempts
+        .iter()
+        .find(|attempt| attempt.reason.contains("ermission denied"))
+}
+
+fn permission_hint(kind: RuntimeKind, socket: &str) -> String {
+    match kind {
+        RuntimeKind::Docker => format!(
+            "your user cannot open {socket}: add it to the `docker` group \
+             (`sudo usermod -aG docker $USER`, then log in again) or use rootless Docker"
+        ),
+        RuntimeKind::Podman => format!(
+            "your user cannot open {socket}: use the rootless socket \
+             (`systemctl --user start podman.socket`)"
+        ),
+    }
+}
+
+/// Whether an error or one of its causes reports a denied permission.
+fn is_permission_denied(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if error.to_string().contains("ermission denied") {
+            return true;
+        }
+        current = error.source();
+    }
+    false
+}
+
 fn runtime_hint(error: &RuntimeError) -> Option<String> {
     match error {
         RuntimeError::Unreachable {
@@ -224,16 +260,9 @@ fn runtime_hint(error: &RuntimeError) -> Option<String> {
             socket,
             source,
         } => {
-            let denied = source.to_string().contains("ermission denied");
+            let denied = is_permission_denied(source.as_ref());
             Some(match (kind, denied) {
-                (RuntimeKind::Docker, true) => format!(
-                    "your user cannot open {socket}: add it to the `docker` group \
-                     (`sudo usermod -aG docker $USER`, then log in again) or use rootless Docker"
-                ),
-                (RuntimeKind::Podman, true) => format!(
-                    "your user cannot open {socket}: use the rootless socket \
-                     (`systemctl --user start podman.socket`)"
-                ),
+                (_, true) => permission_hint(*kind, socket),
                 (RuntimeKind::Docker, false) => {
                     "check that the Docker daemon runs: `docker version`".to_owned()
                 }

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod compile;
 pub mod engines;
 pub mod error;
+pub mod failpoint;
 pub mod logging;
 pub mod output;
 pub mod ports;

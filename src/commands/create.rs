@@ -279,6 +279,7 @@ async fn provision_steps(
             None => ports::allocate(spec.port.host_ip, &taken)?,
         };
         spec.port.host_port = Some(port);
+        crate::failpoint::take_port_after_check(spec.port.host_ip, port);
 
         runtime.create_container(&spec).await?;
         created.container = true;

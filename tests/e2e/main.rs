@@ -6,6 +6,7 @@
 //! makes its tests fail.
 
 mod cases;
+mod hardening;
 mod harness;
 mod oci;
 mod storage;
@@ -15,5 +16,6 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let mut cases = cases::all();
     cases.extend(storage::all());
+    cases.extend(hardening::all());
     harness::run(cases)
 }
