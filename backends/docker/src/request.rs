@@ -4,7 +4,9 @@ use bollard::models::{
     ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, NetworkingConfig,
     PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
-use regctl_runtime::{registry_labels, RegistrySpec, RuntimeError, DATA_DIR, REGISTRY_PORT};
+use regctl_runtime::{
+    one_off_labels, registry_labels, RegistrySpec, RuntimeError, DATA_DIR, REGISTRY_PORT,
+};
 
 /// Renders the body of `POST /containers/create` for `spec`, as JSON.
 ///
@@ -33,6 +35,37 @@ pub(crate) fn container_body(spec: &RegistrySpec) -> ContainerCreateBody {
             )])),
         }),
         ..Default::default()
+    }
+}
+
+/// Builds the body of a one-off container that runs `program` with `args`
+/// on the storage of `spec`.
+///
+/// It starts from [`container_body`], so image, environment and mounts stay
+/// those of the registry container, and drops what a task must not have:
+/// the published port, the network and the restart policy.
+pub(crate) fn one_off_body(
+    spec: &RegistrySpec,
+    program: &str,
+    args: &[String],
+) -> ContainerCreateBody {
+    let registry = container_body(spec);
+
+    let host_config = HostConfig {
+        port_bindings: None,
+        network_mode: Some("none".to_owned()),
+        restart_policy: None,
+        ..registry.host_config.unwrap_or_default()
+    };
+
+    ContainerCreateBody {
+        entrypoint: Some(vec![program.to_owned()]),
+        cmd: Some(args.to_vec()),
+        labels: Some(one_off_labels(&spec.name).into_iter().collect()),
+        exposed_ports: None,
+        networking_config: None,
+        host_config: Some(host_config),
+        ..registry
     }
 }
 

@@ -11,8 +11,8 @@ use bollard::query_parameters::{
 use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::TryStreamExt;
 use regctl_runtime::{
-    spec_from_labels, BoxError, ContainerInfo, ContainerRuntime, EngineInfo, RegistrySpec,
-    RuntimeError, RuntimeKind,
+    spec_from_labels, BoxError, CompletedRun, ContainerInfo, ContainerRuntime, EngineInfo,
+    ImageCommand, RegistrySpec, RuntimeError, RuntimeKind,
 };
 
 use crate::convert::{container_from_inspect, container_from_summary};
@@ -26,8 +26,8 @@ const REQUEST_TIMEOUT_SECONDS: u64 = 300;
 /// A Docker daemon reached through one socket.
 #[derive(Debug, Clone)]
 pub struct DockerRuntime {
-    client: Docker,
-    url: String,
+    pub(crate) client: Docker,
+    pub(crate) url: String,
 }
 
 impl DockerRuntime {
@@ -66,7 +66,7 @@ impl DockerRuntime {
 
     /// Maps an error of a call that needs the daemon, keeping "cannot reach
     /// the daemon" apart from what the daemon answered.
-    fn failure(
+    pub(crate) fn failure(
         &self,
         source: BollardError,
         wrap: impl FnOnce(BollardError) -> DockerError,
@@ -374,10 +374,35 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn container_logs(&self, name: &str, tail: usize) -> Result<String, RuntimeError> {
+        self.read_logs(name, tail.to_string()).await
+    }
+
+    async fn image_command(&self, image: &str) -> Result<ImageCommand, RuntimeError> {
+        self.image_config_command(image).await
+    }
+
+    async fn run_to_completion(
+        &self,
+        spec: &RegistrySpec,
+        name: &str,
+        command: Vec<String>,
+    ) -> Result<CompletedRun, RuntimeError> {
+        self.run_one_off(spec, name, &command).await
+    }
+
+    async fn volume_size(&self, name: &str) -> Result<Option<u64>, RuntimeError> {
+        self.volume_disk_usage(name).await
+    }
+}
+
+impl DockerRuntime {
+    /// Reads stdout and stderr of a container; `tail` is a line count or
+    /// `all`.
+    pub(crate) async fn read_logs(&self, name: &str, tail: String) -> Result<String, RuntimeError> {
         let options = LogsOptions {
             stdout: true,
             stderr: true,
-            tail: tail.to_string(),
+            tail,
             ..Default::default()
         };
 

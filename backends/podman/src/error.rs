@@ -231,6 +231,32 @@ pub enum PodmanError {
         #[source]
         source: ApiError,
     },
+
+    #[error("failed to inspect image `{image}`")]
+    InspectImage {
+        image: String,
+        #[source]
+        source: ApiError,
+    },
+
+    #[error("one-off container `{name}` has no command to run")]
+    EmptyCommand { name: String },
+
+    #[error("failed to wait for container `{name}` to exit")]
+    WaitContainer {
+        name: String,
+        #[source]
+        source: ApiError,
+    },
+
+    #[error("Podman reported no exit code for container `{name}`")]
+    ExitCodeMissing { name: String },
+
+    #[error("failed to query the disk usage of Podman volumes")]
+    DiskUsage {
+        #[source]
+        source: ApiError,
+    },
 }
 
 impl PodmanError {
@@ -238,7 +264,10 @@ impl PodmanError {
         use PodmanError::*;
 
         match self {
-            InvalidUrl { .. } | HostPortMissing { .. } => None,
+            InvalidUrl { .. }
+            | HostPortMissing { .. }
+            | EmptyCommand { .. }
+            | ExitCodeMissing { .. } => None,
             Connect { source, .. }
             | Info { source }
             | ImageExists { source, .. }
@@ -255,7 +284,10 @@ impl PodmanError {
             | RemoveContainer { source, .. }
             | InspectContainer { source, .. }
             | ListContainers { source, .. }
-            | ContainerLogs { source, .. } => Some(source),
+            | ContainerLogs { source, .. }
+            | InspectImage { source, .. }
+            | WaitContainer { source, .. }
+            | DiskUsage { source } => Some(source),
         }
     }
 

@@ -5,7 +5,8 @@ use futures_util::StreamExt;
 use podman_api::opts::{PullOpts, VolumeCreateOpts};
 use podman_api::{ApiVersion, Podman};
 use regctl_runtime::{
-    ContainerInfo, ContainerRuntime, EngineInfo, RegistrySpec, RuntimeError, RuntimeKind,
+    CompletedRun, ContainerInfo, ContainerRuntime, EngineInfo, ImageCommand, RegistrySpec,
+    RuntimeError, RuntimeKind,
 };
 
 use crate::address::{parse_api_url, ApiAddress};
@@ -272,5 +273,22 @@ impl ContainerRuntime for PodmanRuntime {
 
     async fn container_logs(&self, name: &str, tail: usize) -> Result<String, RuntimeError> {
         self.logs(name, tail).await
+    }
+
+    async fn image_command(&self, image: &str) -> Result<ImageCommand, RuntimeError> {
+        self.image_config_command(image).await
+    }
+
+    async fn run_to_completion(
+        &self,
+        spec: &RegistrySpec,
+        name: &str,
+        command: Vec<String>,
+    ) -> Result<CompletedRun, RuntimeError> {
+        self.run_one_off(spec, name, &command).await
+    }
+
+    async fn volume_size(&self, name: &str) -> Result<Option<u64>, RuntimeError> {
+        self.volume_disk_usage(name).await
     }
 }
