@@ -8,9 +8,12 @@
 mod cases;
 mod harness;
 mod oci;
+mod removal;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    harness::run(cases::all())
+    let mut cases = cases::all();
+    cases.extend(removal::all());
+    harness::run(cases)
 }

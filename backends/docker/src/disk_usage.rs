@@ -14,7 +14,7 @@ use crate::error::DockerError;
 use crate::DockerRuntime;
 
 /// Seconds one disk usage request may take. The daemon walks every volume,
-/// image and container to answer, so this is longer than a plain call.
+/// image and container to respond, so this is longer than a plain call.
 const DISK_USAGE_TIMEOUT_SECONDS: u64 = 120;
 
 impl DockerRuntime {
@@ -41,7 +41,8 @@ impl DockerRuntime {
         Ok(volume_size(&usage, name))
     }
 
-    /// An HTTP client for the daemon's socket and the base URL to send to.
+    /// Builds an HTTP client for the daemon's socket, and returns it with
+    /// the base URL to send to.
     fn raw_client(&self) -> Result<(reqwest::Client, String), RuntimeError> {
         let builder = reqwest::Client::builder()
             .no_proxy()

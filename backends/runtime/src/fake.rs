@@ -7,9 +7,9 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::{
-    registry_labels, CompletedRun, ContainerInfo, ContainerRuntime, ContainerState, EngineInfo,
-    ImageCommand, MountInfo, PublishedPort, RegistrySpec, RuntimeError, RuntimeKind, DATA_DIR,
-    REGISTRY_PORT,
+    one_off_labels, registry_labels, CompletedRun, ContainerInfo, ContainerRuntime, ContainerState,
+    EngineInfo, ImageCommand, MountInfo, PublishedPort, RegistrySpec, RuntimeError, RuntimeKind,
+    DATA_DIR, REGISTRY_PORT,
 };
 
 /// Failure a test makes the fake return.
@@ -109,6 +109,24 @@ impl FakeRuntime {
         let mut info = container_from_spec(spec);
         info.state = state;
         self.lock().containers.insert(spec.name.clone(), info);
+        self
+    }
+
+    /// Adds an exited one-off container named `name` that worked on
+    /// registry `registry`, as an interrupted task leaves it.
+    pub fn with_one_off(self, name: &str, registry: &str) -> Self {
+        let info = ContainerInfo {
+            id: format!("id-{name}"),
+            name: name.to_owned(),
+            image: "docker.io/library/registry:2".to_owned(),
+            state: ContainerState::Exited,
+            labels: one_off_labels(registry),
+            env: Vec::new(),
+            ports: Vec::new(),
+            networks: Vec::new(),
+            mounts: Vec::new(),
+        };
+        self.lock().containers.insert(name.to_owned(), info);
         self
     }
 
