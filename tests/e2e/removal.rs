@@ -157,7 +157,10 @@ fn push_two_layers(
 
 fn gc_frees_unique_blobs_only(engine: &Engine) -> TestResult {
     let name = engine.registry_name("gc");
-    let _cleanup = Cleanup::new(engine, &[&name]);
+    // `gc` removes its one-off container itself; the cleanup covers a
+    // failure in the middle of the test.
+    let one_off = format!("{name}_gc");
+    let _cleanup = Cleanup::new(engine, &[&name, &one_off]);
     let endpoint = create(engine, &name, &["--delete-enabled"])?;
 
     let created = "2024-01-01T00:00:00Z";

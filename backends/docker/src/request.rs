@@ -108,3 +108,64 @@ fn host_config(spec: &RegistrySpec) -> HostConfig {
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use regctl_runtime::{EnvVar, NetworkSpec, PortSpec, StorageSpec, VolumeSource, LABEL_SPEC};
+
+    use super::*;
+
+    fn spec() -> RegistrySpec {
+        RegistrySpec {
+            name: "kind-registry".to_owned(),
+            image: "docker.io/library/registry:2".to_owned(),
+            port: PortSpec {
+                host_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                host_port: Some(5001),
+            },
+            delete_enabled: true,
+            storage: StorageSpec::Filesystem {
+                source: VolumeSource::Volume {
+                    name: "kind-registry-data".to_owned(),
+                },
+            },
+            env: vec![EnvVar {
+                key: "REGISTRY_STORAGE_DELETE_ENABLED".to_owned(),
+                value: "true".to_owned(),
+            }],
+            network: Some(NetworkSpec {
+                name: "kind".to_owned(),
+                aliases: vec!["kind-registry".to_owned()],
+            }),
+        }
+    }
+
+    #[test]
+    fn one_off_keeps_storage_and_drops_port() {
+        let spec = spec();
+        let args = ["garbage-collect".to_owned(), "/config.yml".to_owned()];
+        let registry = container_body(&spec);
+        let one_off = one_off_body(&spec, "/bin/registry", &args);
+        let host = one_off.host_config.clone().unwrap();
+
+        assert_eq!(one_off.image, registry.image);
+        assert_eq!(one_off.env, registry.env);
+        assert_eq!(host.mounts, registry.host_config.unwrap().mounts);
+        assert_eq!(one_off.entrypoint, Some(vec!["/bin/registry".to_owned()]));
+        assert_eq!(one_off.cmd, Some(args.to_vec()));
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        assert_eq!(host.port_bindings, None);
+        assert_eq!(host.restart_policy, None);
+        assert_eq!(one_off.exposed_ports, None);
+        assert!(one_off.networking_config.is_none());
+
+        let labels = one_off.labels.unwrap();
+        assert_eq!(
+            labels.get("io.regctl.role").map(String::as_str),
+            Some("one-off")
+        );
+        assert!(!labels.contains_key(LABEL_SPEC));
+    }
+}
