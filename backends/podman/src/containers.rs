@@ -171,7 +171,9 @@ impl PodmanRuntime {
             Ok(data) => Ok(Some(container_info(data))),
             Err(error) => {
                 let source = ApiError::from(error);
-                if source.status() == Some(NOT_FOUND) {
+                // Podman 4.3 returns 500 "no such container" instead of 404
+                // for a container removed while it is being looked up.
+                if source.status() == Some(NOT_FOUND) || source.mentions("no such container") {
                     return Ok(None);
                 }
                 Err(self.fail(PodmanError::InspectContainer {
