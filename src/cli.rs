@@ -8,9 +8,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::refs::ImageRef;
 use crate::validate::{
-    parse_bucket, parse_endpoint, parse_env_var, parse_image, parse_port, parse_region,
-    parse_registry_name, parse_root_directory, parse_volume, EnvArg, PortArg, VolumeArg,
+    parse_bucket, parse_endpoint, parse_env_var, parse_image, parse_image_ref, parse_port,
+    parse_region, parse_registry_name, parse_repository, parse_root_directory, parse_volume,
+    EnvArg, PortArg, VolumeArg,
 };
 
 /// Default registry name, also the container name.
@@ -62,6 +64,35 @@ pub enum Command {
     /// Remove registries; their data volumes stay unless --volumes is given
     #[command(alias = "rm")]
     Delete(DeleteArgs),
+
+    /// List the repositories of a registry with their tags and digests
+    Images(ImagesArgs),
+
+    /// Delete images from a registry by tag, digest or tag glob
+    ///
+    /// The registry deletes manifests by digest, and every tag on a deleted
+    /// manifest goes with it. A tag or glob therefore removes a manifest
+    /// only when every tag on it is selected, while `REPO@DIGEST` removes
+    /// it with all its tags. Deleting frees no disk space until `regctl gc`
+    /// runs.
+    Rmi(RmiArgs),
+
+    /// Change a registry's settings, keeping its port, data and images
+    ///
+    /// The container is recreated from the spec recorded in its labels, with
+    /// the same port and data volume. A running registry is started again,
+    /// and a stopped one stays stopped. When the new container fails, the
+    /// previous one is restored.
+    Update(UpdateArgs),
+
+    /// Free the disk space of deleted images with the registry's garbage
+    /// collector
+    ///
+    /// The registry is stopped for the collection, because the collector
+    /// corrupts images pushed while it runs, and started again afterwards.
+    /// The restart also clears the registry's blob cache, which otherwise
+    /// reports deleted layers as present.
+    Gc(GcArgs),
 }
 
 /// Container engine to use.
@@ -276,4 +307,109 @@ pub struct DeleteArgs {
     /// Also remove the data volumes regctl created for them
     #[arg(long)]
     pub volumes: bool,
+}
+
+/// Largest catalog page that Distribution serves by default
+/// (`catalog.maxentries`).
+const MAX_PAGE_SIZE: i64 = 1000;
+
+#[derive(Debug, Clone, Args)]
+pub struct ImagesArgs {
+    /// Registry name
+    pub name: String,
+
+    /// Repositories to list; all of them by default
+    #[arg(value_name = "REPO", value_parser = parse_repository)]
+    pub repositories: Vec<String>,
+
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+
+    /// Repositories per catalog request
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_PAGE_SIZE))]
+    pub page_size: u32,
+
+    /// Format of stdout
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RmiArgs {
+    /// Registry name
+    pub name: String,
+
+    /// Images to delete: REPO:TAG, REPO@sha256:DIGEST, or a tag glob such
+    /// as 'REPO:pr-*' (quote it for the shell)
+    #[arg(value_name = "REF", required = true, value_parser = parse_image_ref)]
+    pub references: Vec<ImageRef>,
+
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+
+    /// Keep the N newest of the selected tags of each repository, by the
+    /// creation time in the image config, and delete the rest
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+
+    /// Print what would be deleted, and delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Format of stdout
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(group(
+    clap::ArgGroup::new("change")
+        .required(true)
+        .args(["delete_enabled", "no_delete_enabled"])
+))]
+pub struct UpdateArgs {
+    /// Registry name
+    pub name: String,
+
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+
+    /// Allow deleting manifests and blobs through the registry API.
+    /// Security cost: the registry has no authentication, so anyone who can
+    /// reach the port can delete images
+    #[arg(long)]
+    pub delete_enabled: bool,
+
+    /// Forbid deleting through the registry API
+    #[arg(long)]
+    pub no_delete_enabled: bool,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GcArgs {
+    /// Registry name
+    pub name: String,
+
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+
+    /// Report what the collector would delete, and delete nothing. The
+    /// registry is still stopped while the collector reads the storage
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Also delete manifests that no tag points at
+    #[arg(long)]
+    pub delete_untagged: bool,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
+
+    /// Format of stdout
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
 }

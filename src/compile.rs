@@ -413,3 +413,124 @@ fn check_http_addr(key: &str, value: &str) -> Result<(), CompileError> {
     }
     Ok(())
 }
+
+/// Returns `spec` with the DELETE API switched to `delete_enabled`, for
+/// `update`. Both places that carry the setting change, the spec field and
+/// the environment variable, and everything else stays, so the recreated
+/// container keeps its port, volume, network and extra environment.
+pub fn compile_update(spec: &RegistrySpec, delete_enabled: bool) -> RegistrySpec {
+    let mut updated = spec.clone();
+    updated.delete_enabled = delete_enabled;
+
+    let value = delete_enabled.to_string();
+    match updated
+        .env
+        .binary_search_by(|var| var.key.as_str().cmp(DELETE_ENABLED_KEY))
+    {
+        Ok(index) => updated.env[index].value = value,
+        Err(index) => updated.env.insert(
+            index,
+            EnvVar {
+                key: DELETE_ENABLED_KEY.to_owned(),
+                value,
+            },
+        ),
+    }
+    updated
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn compiled(args: &[&str]) -> RegistrySpec {
+        let argv = ["regctl", "create"].iter().chain(args);
+        let Command::Create(create) = Cli::try_parse_from(argv).unwrap().command else {
+            unreachable!("`create` parses to Command::Create");
+        };
+        let mut spec = compile_create(&create).unwrap();
+        spec.port.host_port = Some(5001);
+        spec
+    }
+
+    fn env_value<'a>(spec: &'a RegistrySpec, key: &str) -> Option<&'a str> {
+        spec.env
+            .iter()
+            .find(|var| var.key == key)
+            .map(|var| var.value.as_str())
+    }
+
+    #[test]
+    fn update_enables_delete() {
+        let spec = compiled(&[]);
+        let updated = compile_update(&spec, true);
+
+        assert!(updated.delete_enabled);
+        assert_eq!(env_value(&updated, DELETE_ENABLED_KEY), Some("true"));
+    }
+
+    #[test]
+    fn update_disables_delete() {
+        let spec = compiled(&["--delete-enabled"]);
+        let updated = compile_update(&spec, false);
+
+        assert!(!updated.delete_enabled);
+        assert_eq!(env_value(&updated, DELETE_ENABLED_KEY), Some("false"));
+    }
+
+    #[test]
+    fn update_keeps_everything_else() {
+        let spec = compiled(&[
+            "team",
+            "--port",
+            "0.0.0.0:5099",
+            "--network",
+            "kind",
+            "--extra-env",
+            "REGISTRY_LOG_LEVEL=debug",
+            "--extra-env",
+            "A_FIRST=1",
+        ]);
+        let mut updated = compile_update(&spec, true);
+
+        assert_eq!(updated.env.len(), spec.env.len());
+        updated.delete_enabled = spec.delete_enabled;
+        updated.env = spec.env.clone();
+        assert_eq!(updated, spec);
+    }
+
+    #[test]
+    fn update_keeps_env_sorted() {
+        let spec = compiled(&["--extra-env", "A_FIRST=1", "--extra-env", "Z_LAST=2"]);
+        let updated = compile_update(&spec, true);
+
+        let keys: Vec<&str> = updated.env.iter().map(|var| var.key.as_str()).collect();
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        assert_eq!(keys, sorted);
+    }
+
+    #[test]
+    fn update_adds_missing_env_entry() {
+        let mut spec = compiled(&["--extra-env", "A_FIRST=1", "--extra-env", "Z_LAST=2"]);
+        spec.env.retain(|var| var.key != DELETE_ENABLED_KEY);
+        let updated = compile_update(&spec, true);
+
+        let keys: Vec<&str> = updated.env.iter().map(|var| var.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["A_FIRST", DELETE_ENABLED_KEY, FILESYSTEM_ROOT_KEY, "Z_LAST"]
+        );
+        assert_eq!(env_value(&updated, DELETE_ENABLED_KEY), Some("true"));
+    }
+
+    #[test]
+    fn update_to_same_setting_changes_nothing() {
+        let spec = compiled(&["--delete-enabled"]);
+
+        assert_eq!(compile_update(&spec, true), spec);
+    }
+}

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use regctl_runtime::{Endpoint, RuntimeError, RuntimeKind};
 
 use crate::compile::CompileError;
+use crate::removal::PlanError;
 
 /// Exit code of usage errors, as clap uses.
 pub const EXIT_USAGE: i32 = 2;
@@ -110,6 +111,12 @@ pub enum Error {
     #[error("an S3 {missing} is missing: give both keys or neither")]
     IncompleteS3Keys { missing: &'static str },
 
+    #[error("the configuration file `/etc/regctl/config.yml` of registry `{name}` is missing")]
+    ConfigMissing { name: String },
+
+    #[error("`gc` does not apply to registry `{name}`, which keeps its data in memory")]
+    GcInMemory { name: String },
+
     #[error("host path `{path}` does not exist")]
     HostPathMissing { path: String },
 
@@ -121,16 +128,110 @@ pub enum Error {
 
     #[error("{failed} of {total} registries could not be deleted")]
     DeleteIncomplete { failed: usize, total: usize },
+
+    /// A combination of arguments that clap cannot check, such as `--keep`
+    /// with a digest.
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("registry `{name}` is not running (state: {state})")]
+    RegistryNotRunning { name: String, state: String },
+
+    #[error("invalid registry URL path `{path}`")]
+    RegistryUrl {
+        path: String,
+        #[source]
+        source: url::ParseError,
+    },
+
+    #[error("request {method} {url} failed")]
+    RegistryRequest {
+        method: String,
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+
+    #[error("{method} {url} returned status {status}: {message}")]
+    RegistryStatus {
+        method: String,
+        url: String,
+        status: u16,
+        message: String,
+    },
+
+    #[error("the registry sent no Docker-Content-Digest header for {url}")]
+    RegistryDigestMissing { url: String },
+
+    #[error("the registry sent a body that is not the expected JSON for {url}")]
+    RegistryBody {
+        url: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("repository `{repository}` not found on registry `{name}`")]
+    RepositoryNotFound { name: String, repository: String },
+
+    #[error("manifest `{reference}` not found on registry `{name}`")]
+    ManifestNotFound { name: String, reference: String },
+
+    /// A selection `rmi` cannot carry out. The planner's message is the
+    /// whole message, so it is not repeated as a cause.
+    #[error("{error}")]
+    Plan { name: String, error: PlanError },
+
+    #[error("delete is disabled on registry `{name}`: it returned status 405 to DELETE")]
+    DeleteDisabled { name: String },
+
+    #[error("{failed} of {total} manifests could not be deleted")]
+    RemovalIncomplete { failed: usize, total: usize },
+
+    #[error("{}", update_failure(.name, .restore_error.is_none()))]
+    UpdateFailed {
+        name: String,
+        volume: Option<String>,
+        /// `--port` value that recreates the registry on its old address.
+        port: String,
+        restore_error: Option<String>,
+        #[source]
+        source: Box<Error>,
+    },
+
+    #[error("garbage collection of registry `{name}` exited with code {exit_code}")]
+    GcFailed {
+        name: String,
+        exit_code: i64,
+        output: String,
+    },
+
+    #[error(
+        "container `{container}` on {runtime} is in the way of the garbage collection \
+         and was not created by regctl"
+    )]
+    OneOffNameTaken {
+        container: String,
+        runtime: RuntimeKind,
+    },
+
+    #[error("registry `{name}` did not start again after garbage collection")]
+    RestartFailed {
+        name: String,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Compile(_)
+            | Error::Usage(_)
             | Error::SecretFile { .. }
             | Error::EmptySecretFile { .. }
             | Error::IncompleteS3Keys { .. }
-            | Error::HostPathMissing { .. } => EXIT_USAGE,
+            | Error::HostPathMissing { .. }
+            | Error::GcInMemory { .. } => EXIT_USAGE,
             _ => EXIT_FAILURE,
         }
     }
@@ -149,6 +250,19 @@ impl Error {
             )),
             Error::NotReady { logs, .. } | Error::Exited { logs, .. } => {
                 Some(format!("the registry logged:\n{}", indent(logs.trim_end())))
+            }
+            Error::GcFailed { output, .. } => Some(format!(
+                "last output lines of the garbage collector:\n{}",
+                indent(&last_lines(output, GC_OUTPUT_LINES))
+            )),
+            Error::UpdateFailed {
+                restore_error: Some(restore_error),
+                ..
+            } => Some(format!(
+                "restoring the previous container failed: {restore_error}"
+            )),
+            Error::UpdateFailed { source, .. } | Error::RestartFailed { source, .. } => {
+                source.details()
             }
             _ => None,
         }
@@ -209,11 +323,59 @@ impl Error {
                 "secret key" => "pass --s3-secret-key-file PATH or set AWS_SECRET_ACCESS_KEY".to_owned(),
                 _ => "pass --s3-access-key KEY or set AWS_ACCESS_KEY_ID".to_owned(),
             }),
+            Error::ConfigMissing { name } => Some(format!(
+                "the container was changed outside regctl; recreate it with \
+                 `regctl delete {name}` and `regctl create`"
+            )),
+            Error::GcInMemory { .. } => Some(
+                "in-memory data goes away when the registry stops; `regctl rmi` alone \
+                 removes images from it"
+                    .to_owned(),
+            ),
             Error::HostPathMissing { path } => Some(format!(
                 "create it first (`mkdir -p {path}`), or pass a volume name to --volume"
             )),
             Error::NotReady { .. } | Error::Exited { .. } => Some(
                 "nothing was left behind; pass --keep-on-failure to keep the container for debugging"
+                    .to_owned(),
+            ),
+            Error::RegistryNotRunning { name, .. } => {
+                Some(format!("start it with `regctl start {name}`"))
+            }
+            Error::RepositoryNotFound { name, .. } => Some(format!(
+                "`regctl images {name}` lists the repositories of the registry"
+            )),
+            Error::Plan { name, error } => plan_hint(name, error),
+            Error::DeleteDisabled { name } => Some(format!(
+                "enable delete with `regctl update {name} --delete-enabled`, then run the \
+                 command again"
+            )),
+            Error::UpdateFailed {
+                name,
+                volume,
+                port,
+                restore_error: Some(_),
+                ..
+            } => {
+                let kept = volume
+                    .as_ref()
+                    .map(|volume| format!("the data volume `{volume}` is kept; "))
+                    .unwrap_or_default();
+                Some(format!(
+                    "{kept}recreate the registry with `regctl create {name} --port {port}` \
+                     and the other flags it was created with"
+                ))
+            }
+            Error::RestartFailed { name, .. } => Some(format!(
+                "the garbage collection is done; start the registry with `regctl start {name}`"
+            )),
+            Error::OneOffNameTaken { container, runtime } => Some(format!(
+                "regctl runs the collector in a container of that name; rename or remove \
+                 `{container}` (`{runtime} rm {container}`) if it is not needed"
+            )),
+            Error::GcFailed { .. } => Some(
+                "the output above shows why the collector failed; the storage stays as the \
+                 collector left it"
                     .to_owned(),
             ),
             _ => None,
@@ -251,6 +413,37 @@ fn is_permission_denied(error: &(dyn std::error::Error + 'static)) -> bool {
         current = error.source();
     }
     false
+}
+
+/// Output lines of a failed garbage collection shown in the report.
+const GC_OUTPUT_LINES: usize = 20;
+
+fn update_failure(name: &str, restored: bool) -> String {
+    if restored {
+        format!("failed to update registry `{name}`; the previous container was restored")
+    } else {
+        format!("failed to update registry `{name}`, and the previous container was not restored")
+    }
+}
+
+fn plan_hint(name: &str, error: &PlanError) -> Option<String> {
+    match error {
+        PlanError::TagNotFound { repository, .. } => Some(format!(
+            "`regctl images {name} {repository}` lists its tags"
+        )),
+        PlanError::SharedDigest {
+            repository, digest, ..
+        } => Some(format!(
+            "name every tag of the manifest, or remove `{repository}@{digest}` to delete it \
+             with all its tags"
+        )),
+    }
+}
+
+fn last_lines(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    let start = lines.len().saturating_sub(count);
+    lines[start..].join("\n")
 }
 
 fn runtime_hint(error: &RuntimeError) -> Option<String> {

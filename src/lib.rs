@@ -9,11 +9,15 @@ pub mod compile;
 pub mod engines;
 pub mod error;
 pub mod failpoint;
+pub mod gc;
 pub mod logging;
 pub mod output;
 pub mod ports;
 pub mod readiness;
+pub mod refs;
+pub mod registry_client;
 pub mod registry_config;
+pub mod removal;
 pub mod secrets;
 pub mod validate;
 
@@ -29,5 +33,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Start(args) => commands::lifecycle::start(&args).await,
         Command::Stop(args) => commands::lifecycle::stop(&args).await,
         Command::Delete(args) => commands::lifecycle::delete(&args).await,
+        Command::Images(args) => commands::images::run(&args).await,
+        Command::Rmi(args) => commands::rmi::run(&args).await,
+        Command::Update(args) => commands::update::run(&args).await,
+        Command::Gc(args) => commands::gc::run(&args).await,
     }
 }

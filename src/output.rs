@@ -35,16 +35,20 @@ pub fn print_rows<T: Serialize>(
     match format {
         OutputFormat::Json => print_document(&rows, DocumentFormat::Json),
         OutputFormat::Yaml => print_document(&rows, DocumentFormat::Yaml),
-        OutputFormat::Table => {
-            let mut table = Table::new();
-            table.load_preset(NOTHING);
-            table.set_header(headers.iter().map(|header| header.to_uppercase()));
-            for row in rows {
-                table.add_row(cells(row));
-            }
-            print_text(&format!("{}\n", table.trim_fmt()))
-        }
+        OutputFormat::Table => print_table(headers, rows.iter().map(cells).collect()),
     }
+}
+
+/// Writes `rows` to stdout as a table with `headers`, for data whose table
+/// rows differ from its document form.
+pub fn print_table(headers: &[&str], rows: Vec<Vec<String>>) -> Result<(), Error> {
+    let mut table = Table::new();
+    table.load_preset(NOTHING);
+    table.set_header(headers.iter().map(|header| header.to_uppercase()));
+    for row in rows {
+        table.add_row(row);
+    }
+    print_text(&format!("{}\n", table.trim_fmt()))
 }
 
 /// Writes `text` to stdout as is.

@@ -32,14 +32,21 @@ const ERROR_LINES: usize = 5;
 /// Address to probe for a registry published on `ip`: loopback when it is
 /// published on every interface.
 pub fn probe_url(ip: IpAddr, port: u16) -> String {
+    format!("{}/v2/", base_url(ip, port))
+}
+
+/// Base URL of a registry published on `ip`, such as
+/// `http://127.0.0.1:5001`: loopback when it is published on every
+/// interface.
+pub fn base_url(ip: IpAddr, port: u16) -> String {
     let ip = match ip {
         IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         other => other,
     };
     match ip {
-        IpAddr::V4(v4) => format!("http://{v4}:{port}/v2/"),
-        IpAddr::V6(v6) => format!("http://[{v6}]:{port}/v2/"),
+        IpAddr::V4(v4) => format!("http://{v4}:{port}"),
+        IpAddr::V6(v6) => format!("http://[{v6}]:{port}"),
     }
 }
 

@@ -4,9 +4,12 @@
 //! Rendering is pure. Credentials reach the file only; the spec, labels,
 //! environment and logs never see them.
 
-use regctl_runtime::{ContainerFile, RegistrySpec, S3Storage, StorageSpec, REGISTRY_PORT};
+use regctl_runtime::{
+    ContainerFile, ContainerRuntime, RegistrySpec, S3Storage, StorageSpec, REGISTRY_PORT,
+};
 use serde_json::{json, Value};
 
+use crate::error::Error;
 use crate::secrets::S3Keys;
 
 /// Path of regctl's configuration file inside the container. The directory
@@ -75,6 +78,34 @@ pub fn config_file(spec: &RegistrySpec, keys: Option<&S3Keys>) -> Option<Contain
         uid: 0,
         gid: 0,
     })
+}
+
+/// Reads regctl's configuration file back from the container of `spec`, so
+/// a recreated or one-off container gets the same file, credentials
+/// included, without regctl storing them anywhere. Returns `None` for a
+/// registry that uses the image's own configuration.
+pub async fn read_config_file(
+    runtime: &dyn ContainerRuntime,
+    spec: &RegistrySpec,
+) -> Result<Option<ContainerFile>, Error> {
+    if spec.command.is_none() {
+        return Ok(None);
+    }
+
+    let contents = runtime
+        .read_file(&spec.name, CONFIG_PATH)
+        .await?
+        .ok_or_else(|| Error::ConfigMissing {
+            name: spec.name.clone(),
+        })?;
+
+    Ok(Some(ContainerFile {
+        path: CONFIG_PATH.to_owned(),
+        contents,
+        mode: CONFIG_MODE,
+        uid: 0,
+        gid: 0,
+    }))
 }
 
 fn s3_section(s3: &S3Storage, keys: Option<&S3Keys>) -> Value {

@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use oci_spec::distribution::Reference;
 
+use crate::refs::{check_repository, ImageRef};
+
 /// Longest DNS label, and so the longest registry name: the name is also the
 /// registry's alias on a network.
 const MAX_NAME_LENGTH: usize = 63;
@@ -274,6 +276,17 @@ pub fn parse_root_directory(value: &str) -> Result<String, String> {
             "`{value}` is not a valid root directory; use an absolute prefix such as /registry"
         ))
     }
+}
+
+/// Parses an `rmi` reference: `REPO:TAG`, `REPO@DIGEST` or `REPO:GLOB`.
+pub fn parse_image_ref(value: &str) -> Result<ImageRef, String> {
+    ImageRef::parse(value)
+}
+
+/// Checks a repository name such as `team/app`.
+pub fn parse_repository(value: &str) -> Result<String, String> {
+    check_repository(value, value)?;
+    Ok(value.to_owned())
 }
 
 fn truncate_for_message(value: &str) -> String {

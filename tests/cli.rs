@@ -126,6 +126,39 @@ fn usage_errors_exit_2_and_name_the_value() {
 }
 
 #[test]
+fn removal_usage_errors_exit_2() {
+    let zero_digest = format!("app@sha256:{}", "0".repeat(64));
+    let cases: &[(&[&str], &str)] = &[
+        (&["rmi", "reg"], "<REF>"),
+        (&["rmi", "reg", "app"], "`app` has no tag or digest"),
+        (&["rmi", "reg", "App:v1"], "`App:v1`"),
+        (&["rmi", "reg", "app:["], "not a valid glob"),
+        (&["rmi", "reg", "app:.v1"], "not a valid tag"),
+        (&["rmi", "reg", "app@sha256:abc"], "not a valid digest"),
+        (&["rmi", "reg", "app:v1", "--keep", "-1"], "-1"),
+        (
+            &["rmi", "reg", &zero_digest, "--keep", "1"],
+            "cannot be combined with the digest reference",
+        ),
+        (&["images", "reg", "Bad/Repo"], "`Bad/Repo`"),
+        (&["images", "reg", "--page-size", "0"], "0"),
+        (&["images", "reg", "--page-size", "1001"], "1001"),
+        (&["update", "reg"], "--delete-enabled"),
+        (
+            &["update", "reg", "--delete-enabled", "--no-delete-enabled"],
+            "cannot be used with",
+        ),
+        (&["gc"], "<NAME>"),
+    ];
+
+    for (args, expected) in cases {
+        let (code, stderr) = run_failing(args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
 fn unknown_runtime_from_env_is_a_usage_error() {
     let output = regctl()
         .args(["list"])

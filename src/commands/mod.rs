@@ -1,12 +1,16 @@
 //! One module per subcommand, plus what they share.
 
 pub mod create;
+pub mod gc;
+pub mod images;
 pub mod lifecycle;
 pub mod list;
+pub mod rmi;
+pub mod update;
 
 use regctl_runtime::{
-    spec_from_labels, ContainerInfo, RegistrySpec, RuntimeKind, StorageSpec, VolumeSource,
-    LABEL_MANAGED,
+    spec_from_labels, ContainerInfo, ContainerState, RegistrySpec, RuntimeKind, StorageSpec,
+    VolumeSource, LABEL_MANAGED,
 };
 use serde::Serialize;
 
@@ -106,6 +110,19 @@ pub async fn find_registry(choice: RuntimeChoice, name: &str) -> Result<Found, E
         name: name.to_owned(),
         searched,
     })
+}
+
+/// Finds registry `name` like [`find_registry`], and fails unless its
+/// container runs, for commands that talk to the registry's API.
+pub async fn find_running_registry(choice: RuntimeChoice, name: &str) -> Result<Found, Error> {
+    let found = find_registry(choice, name).await?;
+    if found.container.state != ContainerState::Running {
+        return Err(Error::RegistryNotRunning {
+            name: name.to_owned(),
+            state: found.container.state.to_string(),
+        });
+    }
+    Ok(found)
 }
 
 /// The spec of a container that regctl created, or `None`.

@@ -223,10 +223,21 @@ impl Engine {
         self.cli(&["volume", "inspect", name]).code == 0
     }
 
+    /// Host directory that contains a volume's data.
+    pub fn volume_mountpoint(&self, name: &str) -> Result<PathBuf, Failed> {
+        let run = self.cli(&["volume", "inspect", "--format", "{{.Mountpoint}}", name]);
+        if run.code != 0 {
+            return Err(
+                format!("{} volume inspect {name} failed: {}", self.name, run.stderr).into(),
+            );
+        }
+        Ok(PathBuf::from(run.stdout.trim()))
+    }
+
     /// Removes a registry and its volume whatever state a test left, so a
     /// failed test does not leak containers into the next.
     pub fn cleanup(&self, name: &str) {
-        let _ = self.cli(&["rm", "-f", name]);
+        let _ = self.cli(&["rm", "-f", "-v", name]);
         let _ = self.cli(&["volume", "rm", "-f", &format!("{name}-data")]);
     }
 }

@@ -9,6 +9,7 @@ mod cases;
 mod hardening;
 mod harness;
 mod oci;
+mod removal;
 mod storage;
 
 use std::process::ExitCode;
@@ -17,5 +18,6 @@ fn main() -> ExitCode {
     let mut cases = cases::all();
     cases.extend(storage::all());
     cases.extend(hardening::all());
+    cases.extend(removal::all());
     harness::run(cases)
 }

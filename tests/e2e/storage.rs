@@ -21,6 +21,10 @@ pub fn all() -> Vec<Case> {
             body: s3_bad_target_leaves_nothing,
         },
         Case {
+            name: "s3_gc_and_update_keep_credentials",
+            body: s3_gc_and_update_keep_credentials,
+        },
+        Case {
             name: "host_path_storage",
             body: host_path_storage,
         },
@@ -202,6 +206,70 @@ fn s3_bad_target_leaves_nothing(engine: &Engine) -> TestResult {
             format!("a container was left after {reason}"),
         )?;
     }
+    Ok(())
+}
+
+/// `rmi` and `gc` free objects in the bucket, and `gc` and `update` reuse
+/// the configuration file with its credentials, which regctl keeps nowhere
+/// but in the container.
+fn s3_gc_and_update_keep_credentials(engine: &Engine) -> TestResult {
+    let endpoint = s3_endpoint()?;
+    let name = engine.registry_name("s3gc");
+    let bucket = format!("{name}-bucket");
+    let _cleanup = Cleanup::new(engine, &[&name]);
+    create_bucket(&endpoint, &bucket)?;
+
+    let secret_dir = tempfile::tempdir()?;
+    let secret_file = secret_dir.path().join("s3-secret");
+    std::fs::write(&secret_file, "s3-gc-secret")?;
+
+    let run = engine.regctl_ok(&[
+        "create",
+        &name,
+        "--delete-enabled",
+        "--storage",
+        "s3",
+        "--s3-bucket",
+        &bucket,
+        "--s3-endpoint",
+        &endpoint,
+        "--s3-path-style",
+        "--s3-access-key",
+        "AKIAREGCTLTEST",
+        "--s3-secret-key-file",
+        secret_file.to_str().unwrap(),
+    ])?;
+    let address = run.stdout.trim().to_owned();
+
+    push_image(&address, "gc/app", "v1")?;
+    let kept = push_image(&address, "gc/app", "v2")?;
+    let before = object_count(&endpoint, &bucket)?;
+
+    engine.regctl_ok(&["rmi", &name, "gc/app:v1"])?;
+    engine.regctl_ok(&["gc", &name])?;
+    let after = object_count(&endpoint, &bucket)?;
+    ensure(
+        after < before,
+        format!("objects in the bucket: {before} before gc, {after} after"),
+    )?;
+    ensure_eq(
+        manifest_digest(&address, "gc/app", "v2")?,
+        Some(kept.clone()),
+        "v2 after gc",
+    )?;
+
+    // The recreated container must read the bucket, which needs the keys.
+    engine.regctl_ok(&["update", &name, "--no-delete-enabled"])?;
+    ensure_eq(
+        manifest_digest(&address, "gc/app", "v2")?,
+        Some(kept),
+        "v2 after update",
+    )?;
+    let inspect = engine.cli(&["container", "inspect", &name]);
+    ensure(
+        !inspect.stdout.contains("s3-gc-secret"),
+        "the secret appeared after update",
+    )?;
     Ok(())
 }
 

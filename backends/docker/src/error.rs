@@ -84,6 +84,21 @@ pub enum DockerError {
         source: BollardError,
     },
 
+    #[error("failed to read `{path}` from container `{name}`")]
+    ReadFile {
+        name: String,
+        path: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("failed to unpack `{path}` from the engine's archive")]
+    UnpackFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("failed to start container `{name}`")]
     StartContainer {
         name: String,
@@ -121,6 +136,25 @@ pub enum DockerError {
         #[source]
         source: BollardError,
     },
+
+    #[error("one-off container `{name}` has no command to run")]
+    EmptyCommand { name: String },
+
+    #[error("failed to wait for container `{name}` to exit")]
+    WaitContainer {
+        name: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error("Docker ended the wait for container `{name}` without an exit code")]
+    WaitEnded { name: String },
+
+    #[error("failed to query the disk usage of Docker volumes")]
+    DiskUsage(#[source] reqwest::Error),
+
+    #[error("the disk usage that Docker returned is not valid JSON")]
+    DiskUsageBody(#[source] serde_json::Error),
 }
 
 impl From<DockerError> for RuntimeError {

@@ -4,7 +4,9 @@
 //! [`regctl_runtime::ContainerRuntime`] and [`RuntimeError`].
 
 mod convert;
+mod disk_usage;
 mod error;
+mod one_off;
 mod request;
 mod runtime;
 

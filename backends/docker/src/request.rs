@@ -4,7 +4,10 @@ use bollard::models::{
     ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, NetworkingConfig,
     PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
-use regctl_runtime::{registry_labels, RegistrySpec, RuntimeError, DATA_DIR, REGISTRY_PORT};
+use regctl_runtime::{
+    one_off_labels, registry_labels, RegistrySpec, RuntimeError, StorageSpec, DATA_DIR,
+    REGISTRY_PORT,
+};
 
 /// Renders the body of `POST /containers/create` for `spec`, as JSON.
 ///
@@ -34,6 +37,43 @@ pub(crate) fn container_body(spec: &RegistrySpec) -> ContainerCreateBody {
             )])),
         }),
         ..Default::default()
+    }
+}
+
+/// Builds the body of a one-off container that runs `program` with `args`
+/// on the storage of `spec`.
+///
+/// It starts from [`container_body`], so image, environment and mounts stay
+/// those of the registry container, and drops what a task must not have:
+/// the published port, the network and the restart policy.
+pub(crate) fn one_off_body(
+    spec: &RegistrySpec,
+    program: &str,
+    args: &[String],
+) -> ContainerCreateBody {
+    let registry = container_body(spec);
+
+    // Local storage needs no network. S3 storage does, and then the
+    // engine's default network serves, as it does for the registry.
+    let network_mode = match spec.storage {
+        StorageSpec::S3(_) => None,
+        _ => Some("none".to_owned()),
+    };
+    let host_config = HostConfig {
+        port_bindings: None,
+        network_mode,
+        restart_policy: None,
+        ..registry.host_config.unwrap_or_default()
+    };
+
+    ContainerCreateBody {
+        entrypoint: Some(vec![program.to_owned()]),
+        cmd: Some(args.to_vec()),
+        labels: Some(one_off_labels(&spec.name).into_iter().collect()),
+        exposed_ports: None,
+        networking_config: None,
+        host_config: Some(host_config),
+        ..registry
     }
 }
 
@@ -80,5 +120,67 @@ fn host_config(spec: &RegistrySpec) -> HostConfig {
             maximum_retry_count: None,
         }),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use regctl_runtime::{EnvVar, NetworkSpec, PortSpec, StorageSpec, VolumeSource, LABEL_SPEC};
+
+    use super::*;
+
+    fn spec() -> RegistrySpec {
+        RegistrySpec {
+            name: "kind-registry".to_owned(),
+            image: "docker.io/library/registry:2".to_owned(),
+            port: PortSpec {
+                host_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                host_port: Some(5001),
+            },
+            delete_enabled: true,
+            storage: StorageSpec::Filesystem {
+                source: VolumeSource::Volume {
+                    name: "kind-registry-data".to_owned(),
+                },
+            },
+            env: vec![EnvVar {
+                key: "REGISTRY_STORAGE_DELETE_ENABLED".to_owned(),
+                value: "true".to_owned(),
+            }],
+            network: Some(NetworkSpec {
+                name: "kind".to_owned(),
+                aliases: vec!["kind-registry".to_owned()],
+            }),
+            command: None,
+        }
+    }
+
+    #[test]
+    fn one_off_keeps_storage_and_drops_port() {
+        let spec = spec();
+        let args = ["garbage-collect".to_owned(), "/config.yml".to_owned()];
+        let registry = container_body(&spec);
+        let one_off = one_off_body(&spec, "/bin/registry", &args);
+        let host = one_off.host_config.clone().unwrap();
+
+        assert_eq!(one_off.image, registry.image);
+        assert_eq!(one_off.env, registry.env);
+        assert_eq!(host.mounts, registry.host_config.unwrap().mounts);
+        assert_eq!(one_off.entrypoint, Some(vec!["/bin/registry".to_owned()]));
+        assert_eq!(one_off.cmd, Some(args.to_vec()));
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        assert_eq!(host.port_bindings, None);
+        assert_eq!(host.restart_policy, None);
+        assert_eq!(one_off.exposed_ports, None);
+        assert!(one_off.networking_config.is_none());
+
+        let labels = one_off.labels.unwrap();
+        assert_eq!(
+            labels.get("io.regctl.role").map(String::as_str),
+            Some("one-off")
+        );
+        assert!(!labels.contains_key(LABEL_SPEC));
     }
 }

@@ -4,15 +4,16 @@ use async_trait::async_trait;
 use bollard::errors::Error as BollardError;
 use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, InspectNetworkOptions,
-    ListContainersOptions, LogsOptions, RemoveContainerOptions, RemoveVolumeOptions,
-    StartContainerOptions, StopContainerOptions, UploadToContainerOptions,
+    CreateContainerOptions, CreateImageOptions, DownloadFromContainerOptions,
+    InspectContainerOptions, InspectNetworkOptions, ListContainersOptions, LogsOptions,
+    RemoveContainerOptions, RemoveVolumeOptions, StartContainerOptions, StopContainerOptions,
+    UploadToContainerOptions,
 };
 use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::TryStreamExt;
 use regctl_runtime::{
-    spec_from_labels, BoxError, ContainerFile, ContainerInfo, ContainerRuntime, EngineInfo,
-    RegistrySpec, RuntimeError, RuntimeKind,
+    file_from_archive, spec_from_labels, BoxError, CompletedRun, ContainerFile, ContainerInfo,
+    ContainerRuntime, EngineInfo, ImageCommand, RegistrySpec, RuntimeError, RuntimeKind,
 };
 
 use crate::convert::{container_from_inspect, container_from_summary};
@@ -26,8 +27,8 @@ const REQUEST_TIMEOUT_SECONDS: u64 = 300;
 /// A Docker daemon reached through one socket.
 #[derive(Debug, Clone)]
 pub struct DockerRuntime {
-    client: Docker,
-    url: String,
+    pub(crate) client: Docker,
+    pub(crate) url: String,
 }
 
 impl DockerRuntime {
@@ -66,7 +67,7 @@ impl DockerRuntime {
 
     /// Maps an error of a call that needs the daemon, keeping "cannot reach
     /// the daemon" apart from what the daemon answered.
-    fn failure(
+    pub(crate) fn failure(
         &self,
         source: BollardError,
         wrap: impl FnOnce(BollardError) -> DockerError,
@@ -286,6 +287,37 @@ impl ContainerRuntime for DockerRuntime {
             })
     }
 
+    async fn read_file(&self, name: &str, path: &str) -> Result<Option<Vec<u8>>, RuntimeError> {
+        let options = DownloadFromContainerOptions {
+            path: path.to_owned(),
+        };
+
+        let chunks: Result<Vec<_>, _> = self
+            .client
+            .download_from_container(name, Some(options))
+            .try_collect()
+            .await;
+        let archive = match chunks {
+            Ok(chunks) => chunks.concat(),
+            Err(source) if status_code(&source) == Some(404) => return Ok(None),
+            Err(source) => {
+                return Err(self.failure(source, |source| DockerError::ReadFile {
+                    name: name.to_owned(),
+                    path: path.to_owned(),
+                    source,
+                }))
+            }
+        };
+
+        file_from_archive(&archive).map_err(|source| {
+            DockerError::UnpackFile {
+                path: path.to_owned(),
+                source,
+            }
+            .into()
+        })
+    }
+
     async fn start_container(&self, name: &str) -> Result<(), RuntimeError> {
         let result = self
             .client
@@ -405,10 +437,36 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn container_logs(&self, name: &str, tail: usize) -> Result<String, RuntimeError> {
+        self.read_logs(name, tail.to_string()).await
+    }
+
+    async fn image_command(&self, image: &str) -> Result<ImageCommand, RuntimeError> {
+        self.image_config_command(image).await
+    }
+
+    async fn run_to_completion(
+        &self,
+        spec: &RegistrySpec,
+        name: &str,
+        command: Vec<String>,
+        files: &[ContainerFile],
+    ) -> Result<CompletedRun, RuntimeError> {
+        self.run_one_off(spec, name, &command, files).await
+    }
+
+    async fn volume_size(&self, name: &str) -> Result<Option<u64>, RuntimeError> {
+        self.volume_disk_usage(name).await
+    }
+}
+
+impl DockerRuntime {
+    /// Reads stdout and stderr of a container; `tail` is a line count or
+    /// `all`.
+    pub(crate) async fn read_logs(&self, name: &str, tail: String) -> Result<String, RuntimeError> {
         let options = LogsOptions {
             stdout: true,
             stderr: true,
-            tail: tail.to_string(),
+            tail,
             ..Default::default()
         };
 

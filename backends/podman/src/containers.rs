@@ -113,6 +113,45 @@ impl PodmanRuntime {
         }))
     }
 
+    /// Reads one file through the archive endpoint. libpod answers 404 for a
+    /// missing container or path, and 500 "no such container" in some
+    /// versions, which both mean there is nothing to read.
+    pub(crate) async fn read_container_file(
+        &self,
+        name: &str,
+        path: &str,
+    ) -> Result<Option<Vec<u8>>, RuntimeError> {
+        let container = self.podman.containers().get(name);
+        let chunks: Result<Vec<Vec<u8>>, _> = container
+            .copy_from(path)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect();
+
+        let archive = match chunks {
+            Ok(chunks) => chunks.concat(),
+            Err(error) => {
+                let source = ApiError::from(error);
+                if source.status() == Some(NOT_FOUND) || source.mentions("no such") {
+                    return Ok(None);
+                }
+                return Err(self.fail(PodmanError::ReadFile {
+                    name: name.to_owned(),
+                    path: path.to_owned(),
+                    source,
+                }));
+            }
+        };
+
+        regctl_runtime::file_from_archive(&archive).map_err(|source| {
+            RuntimeError::engine(PodmanError::UnpackFile {
+                path: path.to_owned(),
+                source,
+            })
+        })
+    }
+
     pub(crate) async fn start(&self, name: &str) -> Result<(), RuntimeError> {
         tracing::debug!(container = name, "starting container");
         let Err(error) = self.podman.containers().get(name).start(None).await else {
@@ -213,7 +252,9 @@ impl PodmanRuntime {
             Ok(data) => Ok(Some(container_info(data))),
             Err(error) => {
                 let source = ApiError::from(error);
-                if source.status() == Some(NOT_FOUND) {
+                // Podman 4.3 returns 500 "no such container" instead of 404
+                // for a container removed while it is being looked up.
+                if source.status() == Some(NOT_FOUND) || source.mentions("no such container") {
                     return Ok(None);
                 }
                 Err(self.fail(PodmanError::InspectContainer {

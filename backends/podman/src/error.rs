@@ -205,6 +205,21 @@ pub enum PodmanError {
         source: ApiError,
     },
 
+    #[error("failed to read `{path}` from container `{name}`")]
+    ReadFile {
+        name: String,
+        path: String,
+        #[source]
+        source: ApiError,
+    },
+
+    #[error("failed to unpack `{path}` from the engine's archive")]
+    UnpackFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("failed to start container `{name}`")]
     StartContainer {
         name: String,
@@ -246,6 +261,32 @@ pub enum PodmanError {
         #[source]
         source: ApiError,
     },
+
+    #[error("failed to inspect image `{image}`")]
+    InspectImage {
+        image: String,
+        #[source]
+        source: ApiError,
+    },
+
+    #[error("one-off container `{name}` has no command to run")]
+    EmptyCommand { name: String },
+
+    #[error("failed to wait for container `{name}` to exit")]
+    WaitContainer {
+        name: String,
+        #[source]
+        source: ApiError,
+    },
+
+    #[error("Podman reported no exit code for container `{name}`")]
+    ExitCodeMissing { name: String },
+
+    #[error("failed to query the disk usage of Podman volumes")]
+    DiskUsage {
+        #[source]
+        source: ApiError,
+    },
 }
 
 impl PodmanError {
@@ -253,7 +294,12 @@ impl PodmanError {
         use PodmanError::*;
 
         match self {
-            InvalidUrl { .. } | HostPortMissing { .. } | PackFile { .. } => None,
+            InvalidUrl { .. }
+            | HostPortMissing { .. }
+            | PackFile { .. }
+            | UnpackFile { .. }
+            | EmptyCommand { .. }
+            | ExitCodeMissing { .. } => None,
             Connect { source, .. }
             | Info { source }
             | ImageExists { source, .. }
@@ -266,12 +312,16 @@ impl PodmanError {
             | BuildCreateRequest { source, .. }
             | CreateContainer { source, .. }
             | CopyFile { source, .. }
+            | ReadFile { source, .. }
             | StartContainer { source, .. }
             | StopContainer { source, .. }
             | RemoveContainer { source, .. }
             | InspectContainer { source, .. }
             | ListContainers { source, .. }
-            | ContainerLogs { source, .. } => Some(source),
+            | ContainerLogs { source, .. }
+            | InspectImage { source, .. }
+            | WaitContainer { source, .. }
+            | DiskUsage { source } => Some(source),
         }
     }
 

@@ -9,6 +9,7 @@ mod address;
 mod containers;
 mod error;
 mod inspect;
+mod one_off;
 mod request;
 mod runtime;
 

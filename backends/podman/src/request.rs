@@ -1,8 +1,12 @@
 use std::collections::BTreeMap;
 
 use podman_api::models::{ContainerMount, NamedVolume, Namespace, PerNetworkOptions, PortMapping};
-use podman_api::opts::{ContainerCreateOpts, ContainerRestartPolicy, ImageVolumeMode};
-use regctl_runtime::{registry_labels, RegistrySpec, DATA_DIR, REGISTRY_PORT};
+use podman_api::opts::{
+    ContainerCreateOpts, ContainerCreateOptsBuilder, ContainerRestartPolicy, ImageVolumeMode,
+};
+use regctl_runtime::{
+    one_off_labels, registry_labels, RegistrySpec, StorageSpec, DATA_DIR, REGISTRY_PORT,
+};
 
 use crate::{ApiError, PodmanError};
 
@@ -32,12 +36,6 @@ pub fn create_request(spec: &RegistrySpec) -> Result<serde_json::Value, PodmanEr
 /// Builds the libpod create options of the registry container, the single
 /// source of both `create_request` and the request really sent.
 pub(crate) fn create_opts(spec: &RegistrySpec) -> ContainerCreateOpts {
-    let env: BTreeMap<&str, &str> = spec
-        .env
-        .iter()
-        .map(|var| (var.key.as_str(), var.value.as_str()))
-        .collect();
-
     let port = PortMapping {
         container_port: Some(REGISTRY_PORT),
         host_ip: Some(spec.port.host_ip.to_string()),
@@ -47,37 +45,10 @@ pub(crate) fn create_opts(spec: &RegistrySpec) -> ContainerCreateOpts {
         range: None,
     };
 
-    let mut builder = ContainerCreateOpts::builder()
-        .name(&spec.name)
-        .image(&spec.image)
-        .env(env)
+    let mut builder = storage_builder(spec, &spec.name)
         .labels(registry_labels(spec))
         .portmappings([port])
-        .restart_policy(ContainerRestartPolicy::UnlessStopped)
-        // The image declares `VOLUME /var/lib/registry`. regctl mounts its
-        // own storage there or needs none, and Podman 4.3 keeps an
-        // anonymous volume made for it even when removing with `v=true`.
-        .image_volume_mode(ImageVolumeMode::Ignore);
-
-    if let Some(volume) = spec.data_volume() {
-        builder = builder.volumes([NamedVolume {
-            name: Some(volume.to_owned()),
-            dest: Some(DATA_DIR.to_owned()),
-            is_anonymous: None,
-            options: None,
-        }]);
-    }
-
-    if let Some(path) = spec.bind_path() {
-        builder = builder.mounts([ContainerMount {
-            destination: Some(DATA_DIR.to_owned()),
-            source: Some(path.to_owned()),
-            _type: Some("bind".to_owned()),
-            options: Some(vec!["rbind".to_owned()]),
-            uid_mappings: None,
-            gid_mappings: None,
-        }]);
-    }
+        .restart_policy(ContainerRestartPolicy::UnlessStopped);
 
     if let Some(command) = &spec.command {
         builder = builder.command(command);
@@ -103,6 +74,75 @@ pub(crate) fn create_opts(spec: &RegistrySpec) -> ContainerCreateOpts {
     }
 
     builder.build()
+}
+
+/// Builds the create options of a one-off container named `name` that runs
+/// `program` with `args` on the storage of `spec`: the registry's image,
+/// environment and mounts, with no published port, no network and no
+/// restart policy.
+pub(crate) fn one_off_opts(
+    spec: &RegistrySpec,
+    name: &str,
+    program: &str,
+    args: &[String],
+) -> ContainerCreateOpts {
+    let builder = storage_builder(spec, name)
+        .labels(one_off_labels(&spec.name))
+        .entrypoint([program])
+        .command(args)
+        .restart_policy(ContainerRestartPolicy::No);
+
+    // Local storage needs no network. S3 storage does, and then the
+    // engine's default network serves, as it does for the registry.
+    match spec.storage {
+        StorageSpec::S3(_) => builder.build(),
+        _ => builder
+            .net_namespace(Namespace {
+                nsmode: Some("none".to_owned()),
+                value: None,
+            })
+            .build(),
+    }
+}
+
+/// Starts the options that the registry and its one-off containers share:
+/// image, environment and the data volume.
+fn storage_builder(spec: &RegistrySpec, name: &str) -> ContainerCreateOptsBuilder {
+    let env: BTreeMap<&str, &str> = spec
+        .env
+        .iter()
+        .map(|var| (var.key.as_str(), var.value.as_str()))
+        .collect();
+
+    // The image declares `VOLUME /var/lib/registry`. regctl mounts its own
+    // storage there or needs none, and Podman 4.3 keeps an anonymous volume
+    // made for it even when removing with `v=true`.
+    let mut builder = ContainerCreateOpts::builder()
+        .name(name)
+        .image(&spec.image)
+        .env(env)
+        .image_volume_mode(ImageVolumeMode::Ignore);
+
+    if let Some(volume) = spec.data_volume() {
+        builder = builder.volumes([NamedVolume {
+            name: Some(volume.to_owned()),
+            dest: Some(DATA_DIR.to_owned()),
+            is_anonymous: None,
+            options: None,
+        }]);
+    }
+
+    if let Some(path) = spec.bind_path() {
+        builder = builder.mounts([ContainerMount {
+            destination: Some(DATA_DIR.to_owned()),
+            source: Some(path.to_owned()),
+            _type: Some("bind".to_owned()),
+            options: Some(vec!["rbind".to_owned()]),
+            uid_mappings: None,
+            gid_mappings: None,
+        }]);
+    }
+    builder
 }
 
 #[cfg(test)]
@@ -262,6 +302,31 @@ mod tests {
         let mut sorted = keys.clone();
         sorted.sort();
         assert_eq!(keys, sorted);
+    }
+
+    #[test]
+    fn one_off_keeps_storage_and_drops_port() {
+        let spec = networked_spec();
+        let command = ["garbage-collect".to_owned(), "/config.yml".to_owned()];
+        let opts = one_off_opts(&spec, "kind-registry_gc", "/bin/registry", &command);
+        let request: serde_json::Value = serde_json::from_str(&opts.serialize().unwrap()).unwrap();
+        let registry = create_request(&spec).unwrap();
+
+        assert_eq!(request["name"], "kind-registry_gc");
+        assert_eq!(request["image"], registry["image"]);
+        assert_eq!(request["env"], registry["env"]);
+        assert_eq!(request["volumes"], registry["volumes"]);
+        assert_eq!(request["entrypoint"], json!(["/bin/registry"]));
+        assert_eq!(
+            request["command"],
+            json!(["garbage-collect", "/config.yml"])
+        );
+        assert_eq!(request["netns"], json!({ "nsmode": "none" }));
+        assert_eq!(request["restart_policy"], "no");
+        assert!(request.get("portmappings").is_none());
+        assert!(request.get("Networks").is_none());
+        assert_eq!(request["labels"]["io.regctl.role"], "one-off");
+        assert!(request["labels"].get(LABEL_SPEC).is_none());
     }
 
     #[test]

@@ -5,8 +5,8 @@ use futures_util::StreamExt;
 use podman_api::opts::{PullOpts, VolumeCreateOpts};
 use podman_api::{ApiVersion, Podman};
 use regctl_runtime::{
-    ContainerFile, ContainerInfo, ContainerRuntime, EngineInfo, RegistrySpec, RuntimeError,
-    RuntimeKind,
+    CompletedRun, ContainerFile, ContainerInfo, ContainerRuntime, EngineInfo, ImageCommand,
+    RegistrySpec, RuntimeError, RuntimeKind,
 };
 
 use crate::address::{parse_api_url, ApiAddress};
@@ -251,6 +251,10 @@ impl ContainerRuntime for PodmanRuntime {
         self.copy_file(name, file).await
     }
 
+    async fn read_file(&self, name: &str, path: &str) -> Result<Option<Vec<u8>>, RuntimeError> {
+        self.read_container_file(name, path).await
+    }
+
     async fn start_container(&self, name: &str) -> Result<(), RuntimeError> {
         self.start(name).await
     }
@@ -277,5 +281,23 @@ impl ContainerRuntime for PodmanRuntime {
 
     async fn container_logs(&self, name: &str, tail: usize) -> Result<String, RuntimeError> {
         self.logs(name, tail).await
+    }
+
+    async fn image_command(&self, image: &str) -> Result<ImageCommand, RuntimeError> {
+        self.image_config_command(image).await
+    }
+
+    async fn run_to_completion(
+        &self,
+        spec: &RegistrySpec,
+        name: &str,
+        command: Vec<String>,
+        files: &[ContainerFile],
+    ) -> Result<CompletedRun, RuntimeError> {
+        self.run_one_off(spec, name, &command, files).await
+    }
+
+    async fn volume_size(&self, name: &str) -> Result<Option<u64>, RuntimeError> {
+        self.volume_disk_usage(name).await
     }
 }

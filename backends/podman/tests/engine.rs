@@ -350,3 +350,79 @@ async fn failed_pull_names_the_image() {
     assert!(matches!(error, RuntimeError::Engine(_)), "{error:?}");
     assert!(error.to_string().contains(image), "{error}");
 }
+
+#[tokio::test]
+#[ignore = "needs a Podman service with the registry image"]
+async fn one_off_runs_to_completion() {
+    let runtime = engine();
+    require_image(&runtime).await;
+    let name = unique("regctl-podman-one-off");
+    let spec = spec(&name, free_port());
+    let volume = spec.data_volume().unwrap().to_owned();
+    let one_off = format!("{name}_task");
+    let program = "/bin/registry".to_owned();
+    runtime
+        .create_volume(&volume, &volume_labels(&name))
+        .await
+        .unwrap();
+
+    let succeeded = runtime
+        .run_to_completion(
+            &spec,
+            &one_off,
+            vec![program.clone(), "--version".to_owned()],
+            &[],
+        )
+        .await;
+    let left_after_success = runtime.inspect_container(&one_off).await.unwrap();
+    let failed = runtime
+        .run_to_completion(
+            &spec,
+            &one_off,
+            vec![
+                program,
+                "garbage-collect".to_owned(),
+                "/missing.yml".to_owned(),
+            ],
+            &[],
+        )
+        .await;
+    let left_after_failure = runtime.inspect_container(&one_off).await.unwrap();
+    let empty = runtime
+        .run_to_completion(&spec, &one_off, Vec::new(), &[])
+        .await;
+    let size = runtime.volume_size(&volume).await;
+    let command = runtime.image_command(IMAGE).await;
+    runtime.remove_volume(&volume).await.unwrap();
+
+    let succeeded = succeeded.unwrap();
+    assert_eq!(succeeded.exit_code, 0, "{}", succeeded.output);
+    assert!(
+        succeeded.output.contains("distribution"),
+        "{}",
+        succeeded.output
+    );
+    assert!(
+        left_after_success.is_none(),
+        "the one-off container was left"
+    );
+
+    let failed = failed.unwrap();
+    assert_eq!(failed.exit_code, 1, "{}", failed.output);
+    assert!(failed.output.contains("/missing.yml"), "{}", failed.output);
+    assert!(
+        left_after_failure.is_none(),
+        "the failed one-off container was left"
+    );
+
+    assert!(empty.unwrap_err().to_string().contains("has no command"));
+    assert!(
+        size.unwrap().is_some(),
+        "Podman reported no size for {volume}"
+    );
+    let command = command.unwrap();
+    assert!(
+        command.cmd.iter().any(|arg| arg.ends_with("config.yml")),
+        "{command:?}"
+    );
+}

@@ -1,14 +1,15 @@
 //! An in-memory [`ContainerRuntime`] that records every call, for unit
 //! tests of the code that drives a runtime.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
 use crate::{
-    registry_labels, ContainerFile, ContainerInfo, ContainerRuntime, ContainerState, EngineInfo,
-    MountInfo, PublishedPort, RegistrySpec, RuntimeError, RuntimeKind, DATA_DIR, REGISTRY_PORT,
+    one_off_labels, registry_labels, CompletedRun, ContainerFile, ContainerInfo, ContainerRuntime,
+    ContainerState, EngineInfo, ImageCommand, MountInfo, PublishedPort, RegistrySpec, RuntimeError,
+    RuntimeKind, DATA_DIR, REGISTRY_PORT,
 };
 
 /// Failure a test makes the fake return.
@@ -20,6 +21,10 @@ pub enum Fault {
     PortInUse,
     /// `create_container` fails after the volume was created.
     CreateContainer,
+    /// The next `create_container` fails, and later ones succeed.
+    CreateContainerOnce,
+    /// `run_to_completion` fails before the container runs.
+    RunToCompletion,
 }
 
 #[derive(Debug, Default)]
@@ -31,6 +36,9 @@ struct State {
     containers: BTreeMap<String, ContainerInfo>,
     files: BTreeMap<(String, String), ContainerFile>,
     faults: Vec<Fault>,
+    image_commands: BTreeMap<String, ImageCommand>,
+    runs: VecDeque<CompletedRun>,
+    volume_sizes: BTreeMap<String, VecDeque<u64>>,
 }
 
 /// Fake engine whose state lives in memory.
@@ -61,6 +69,65 @@ impl FakeRuntime {
 
     pub fn with_fault(self, fault: Fault) -> Self {
         self.lock().faults.push(fault);
+        self
+    }
+
+    /// Sets the entrypoint and command that `image_command` returns for
+    /// `reference`.
+    pub fn with_image_command(self, reference: &str, entrypoint: &[&str], cmd: &[&str]) -> Self {
+        let command = ImageCommand {
+            entrypoint: entrypoint.iter().map(|arg| (*arg).to_owned()).collect(),
+            cmd: cmd.iter().map(|arg| (*arg).to_owned()).collect(),
+        };
+        self.lock()
+            .image_commands
+            .insert(reference.to_owned(), command);
+        self
+    }
+
+    /// Queues the result of the next `run_to_completion`. Without one, a run
+    /// exits 0 with no output.
+    pub fn with_run_result(self, exit_code: i64, output: &str) -> Self {
+        self.lock().runs.push_back(CompletedRun {
+            exit_code,
+            output: output.to_owned(),
+        });
+        self
+    }
+
+    /// Queues the sizes that successive `volume_size` calls return for
+    /// `name`. Without one, the size is unknown.
+    pub fn with_volume_sizes(self, name: &str, sizes: &[u64]) -> Self {
+        self.lock()
+            .volume_sizes
+            .insert(name.to_owned(), sizes.iter().copied().collect());
+        self
+    }
+
+    /// Adds the container of a registry that regctl created from `spec`,
+    /// in `state`, without recording a call or checking faults.
+    pub fn with_registry(self, spec: &RegistrySpec, state: ContainerState) -> Self {
+        let mut info = container_from_spec(spec);
+        info.state = state;
+        self.lock().containers.insert(spec.name.clone(), info);
+        self
+    }
+
+    /// Adds an exited one-off container named `name` that worked on
+    /// registry `registry`, as an interrupted task leaves it.
+    pub fn with_one_off(self, name: &str, registry: &str) -> Self {
+        let info = ContainerInfo {
+            id: format!("id-{name}"),
+            name: name.to_owned(),
+            image: "docker.io/library/registry:2".to_owned(),
+            state: ContainerState::Exited,
+            labels: one_off_labels(registry),
+            env: Vec::new(),
+            ports: Vec::new(),
+            networks: Vec::new(),
+            mounts: Vec::new(),
+        };
+        self.lock().containers.insert(name.to_owned(), info);
         self
     }
 
@@ -225,6 +292,14 @@ impl ContainerRuntime for FakeRuntime {
         if state.faults.contains(&Fault::CreateContainer) {
             return Err(RuntimeError::engine(InjectedFault("create failed")));
         }
+        if let Some(index) = state
+            .faults
+            .iter()
+            .position(|fault| *fault == Fault::CreateContainerOnce)
+        {
+            state.faults.remove(index);
+            return Err(RuntimeError::engine(InjectedFault("create failed once")));
+        }
         if state.containers.contains_key(&spec.name) {
             return Err(RuntimeError::ContainerExists {
                 name: spec.name.clone(),
@@ -247,6 +322,14 @@ impl ContainerRuntime for FakeRuntime {
             .files
             .insert((name.to_owned(), file.path.clone()), file.clone());
         Ok(())
+    }
+
+    async fn read_file(&self, name: &str, path: &str) -> Result<Option<Vec<u8>>, RuntimeError> {
+        let state = self.record(format!("read_file {name} {path}"));
+        Ok(state
+            .files
+            .get(&(name.to_owned(), path.to_owned()))
+            .map(|file| file.contents.clone()))
     }
 
     async fn start_container(&self, name: &str) -> Result<(), RuntimeError> {
@@ -319,5 +402,51 @@ impl ContainerRuntime for FakeRuntime {
     async fn container_logs(&self, name: &str, tail: usize) -> Result<String, RuntimeError> {
         drop(self.record(format!("container_logs {name} {tail}")));
         Ok("fake log line\n".to_owned())
+    }
+
+    async fn image_command(&self, image: &str) -> Result<ImageCommand, RuntimeError> {
+        let state = self.record(format!("image_command {image}"));
+        Ok(state.image_commands.get(image).cloned().unwrap_or_default())
+    }
+
+    /// Records the run and returns the next queued result. No container is
+    /// left behind, as with the real backends.
+    async fn run_to_completion(
+        &self,
+        spec: &RegistrySpec,
+        name: &str,
+        command: Vec<String>,
+        files: &[ContainerFile],
+    ) -> Result<CompletedRun, RuntimeError> {
+        let mut state = self.record(format!(
+            "run_to_completion {name} from {} {}",
+            spec.name,
+            command.join(" ")
+        ));
+        for file in files {
+            state
+                .files
+                .insert((name.to_owned(), file.path.clone()), file.clone());
+        }
+        if state.faults.contains(&Fault::RunToCompletion) {
+            return Err(RuntimeError::engine(InjectedFault("run failed")));
+        }
+        if state.containers.contains_key(name) {
+            return Err(RuntimeError::ContainerExists {
+                name: name.to_owned(),
+            });
+        }
+        Ok(state.runs.pop_front().unwrap_or(CompletedRun {
+            exit_code: 0,
+            output: String::new(),
+        }))
+    }
+
+    async fn volume_size(&self, name: &str) -> Result<Option<u64>, RuntimeError> {
+        let mut state = self.record(format!("volume_size {name}"));
+        Ok(state
+            .volume_sizes
+            .get_mut(name)
+            .and_then(VecDeque::pop_front))
     }
 }

@@ -28,6 +28,21 @@ impl fmt::Debug for ContainerFile {
     }
 }
 
+/// Returns the contents of the first regular file in a tar archive, as the
+/// engines' archive endpoints return a single file.
+pub fn file_from_archive(archive: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
+    let mut reader = tar::Archive::new(archive);
+    for entry in reader.entries()? {
+        let mut entry = entry?;
+        if entry.header().entry_type().is_file() {
+            let mut contents = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut contents)?;
+            return Ok(Some(contents));
+        }
+    }
+    Ok(None)
+}
+
 impl ContainerFile {
     /// Packs the file into a tar archive to extract at `/`. The archive also
     /// holds the file's own directory, owned by the same user and closed to

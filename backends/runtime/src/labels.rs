@@ -11,6 +11,11 @@ pub const LABEL_NAME: &str = "io.regctl.name";
 pub const LABEL_VERSION: &str = "io.regctl.version";
 /// JSON of the [`RegistrySpec`] the container was created from.
 pub const LABEL_SPEC: &str = "io.regctl.spec";
+/// Marks a one-off container that runs a task, such as garbage collection,
+/// on a registry's storage. Its value is [`ROLE_ONE_OFF`].
+pub const LABEL_ROLE: &str = "io.regctl.role";
+/// Value of [`LABEL_ROLE`] on one-off containers.
+pub const ROLE_ONE_OFF: &str = "one-off";
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -32,6 +37,14 @@ pub fn volume_labels(name: &str) -> BTreeMap<String, String> {
         (LABEL_NAME.to_owned(), name.to_owned()),
         (LABEL_VERSION.to_owned(), VERSION.to_owned()),
     ])
+}
+
+/// Labels of a one-off container that works on registry `name`: the volume
+/// labels plus [`LABEL_ROLE`], and no spec, so `list` skips it.
+pub fn one_off_labels(name: &str) -> BTreeMap<String, String> {
+    let mut labels = volume_labels(name);
+    labels.insert(LABEL_ROLE.to_owned(), ROLE_ONE_OFF.to_owned());
+    labels
 }
 
 /// Reads the spec back from a container's labels. `None` when the container

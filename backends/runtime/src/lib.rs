@@ -16,14 +16,14 @@ mod spec;
 
 pub use discovery::{docker_candidates, podman_candidates, Endpoint, EnvLookup};
 pub use error::{BoxError, RuntimeError};
-pub use file::ContainerFile;
+pub use file::{file_from_archive, ContainerFile};
 pub use labels::{
-    registry_labels, spec_from_labels, volume_labels, LABEL_MANAGED, LABEL_NAME, LABEL_SPEC,
-    LABEL_VERSION,
+    one_off_labels, registry_labels, spec_from_labels, volume_labels, LABEL_MANAGED, LABEL_NAME,
+    LABEL_ROLE, LABEL_SPEC, LABEL_VERSION, ROLE_ONE_OFF,
 };
 pub use runtime::{
-    ContainerInfo, ContainerRuntime, ContainerState, EngineInfo, MountInfo, PublishedPort,
-    RuntimeKind,
+    CompletedRun, ContainerInfo, ContainerRuntime, ContainerState, EngineInfo, ImageCommand,
+    MountInfo, PublishedPort, RuntimeKind,
 };
 pub use spec::{
     EnvVar, NetworkSpec, PortSpec, RegistrySpec, S3Credentials, S3Storage, StorageSpec,

@@ -114,6 +114,23 @@ pub struct ContainerInfo {
     pub mounts: Vec<MountInfo>,
 }
 
+/// Entrypoint and command that an image runs when a container sets neither.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImageCommand {
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+}
+
+/// Result of a one-off container that ran to its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletedRun {
+    /// Exit code of the container's main process.
+    pub exit_code: i64,
+    /// Its stdout and stderr, interleaved in the order the engine logged
+    /// them.
+    pub output: String,
+}
+
 /// Operations regctl needs from a container engine.
 ///
 /// Implementations map engine errors onto the named [`RuntimeError`]
@@ -165,6 +182,11 @@ pub trait ContainerRuntime: Send + Sync {
     /// engine's archive API, so it works with a remote engine too.
     async fn copy_file_into(&self, name: &str, file: &ContainerFile) -> Result<(), RuntimeError>;
 
+    /// Reads the file at `path` in a container, running or not, through the
+    /// engine's archive API. Returns `None` when the container or the file
+    /// does not exist.
+    async fn read_file(&self, name: &str, path: &str) -> Result<Option<Vec<u8>>, RuntimeError>;
+
     /// Starts a container. Fails with [`RuntimeError::PortInUse`] when its
     /// host port is taken.
     async fn start_container(&self, name: &str) -> Result<(), RuntimeError>;
@@ -186,4 +208,30 @@ pub trait ContainerRuntime: Send + Sync {
 
     /// Returns the last `tail` lines of a container's stdout and stderr.
     async fn container_logs(&self, name: &str, tail: usize) -> Result<String, RuntimeError>;
+
+    /// Reads the entrypoint and command from the config of a local image.
+    async fn image_command(&self, image: &str) -> Result<ImageCommand, RuntimeError>;
+
+    /// Runs `command` in a one-off container named `name` and returns its
+    /// exit code and output once it has exited.
+    ///
+    /// The container is created from `spec` with the same image, mounts and
+    /// environment as the registry container, but with `command[0]` as its
+    /// entrypoint and the rest as its arguments, no published port, no
+    /// network and no restart policy. It carries
+    /// [`one_off_labels`](crate::one_off_labels), so `list` never shows it.
+    /// It is removed on every path once it was created, also when the run
+    /// fails. `files` are copied into it before it starts, such as the
+    /// registry's configuration file.
+    async fn run_to_completion(
+        &self,
+        spec: &RegistrySpec,
+        name: &str,
+        command: Vec<String>,
+        files: &[ContainerFile],
+    ) -> Result<CompletedRun, RuntimeError>;
+
+    /// Returns the bytes a volume uses on disk, or `None` when the engine
+    /// does not report it, as for volumes of drivers other than `local`.
+    async fn volume_size(&self, name: &str) -> Result<Option<u64>, RuntimeError>;
 }
