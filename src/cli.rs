@@ -7,7 +7,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::validate::{
-    parse_env_var, parse_image, parse_port, parse_registry_name, EnvArg, PortArg,
+    parse_env_var, parse_image, parse_port, parse_registry_name, parse_runtime, EnvArg, PortArg,
 };
 
 /// Default registry name, also the container name.
@@ -59,15 +59,21 @@ pub enum Command {
     /// Remove registries; their data volumes stay unless --volumes is given
     #[command(alias = "rm")]
     Delete(DeleteArgs),
+
+    /// List the container engines regctl can reach, and the one `auto` picks
+    Runtimes(RuntimesArgs),
 }
 
-/// Container engine to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Container engine to use, as `--runtime` gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuntimeChoice {
-    /// The first engine that answers: Docker, then Podman
+    /// The first engine that answers: Docker, then Podman.
     Auto,
     Docker,
     Podman,
+    /// One engine API address, `unix:///PATH` or `tcp://HOST:PORT`. Whether
+    /// Docker or Podman listens there is read from its `GET /version`.
+    Url(String),
 }
 
 /// Data format of stdout.
@@ -87,8 +93,16 @@ pub enum DocumentFormat {
 
 #[derive(Debug, Clone, Args)]
 pub struct RuntimeArgs {
-    /// Container engine to use
-    #[arg(long, value_enum, env = "REGCTL_RUNTIME", default_value_t = RuntimeChoice::Auto)]
+    /// Container engine to use: auto (the first that answers, Docker first),
+    /// docker, podman, or the API address of one engine, such as
+    /// unix:///run/podman/podman.sock or tcp://127.0.0.1:2375
+    #[arg(
+        long,
+        value_name = "auto|docker|podman|URL",
+        env = "REGCTL_RUNTIME",
+        default_value = "auto",
+        value_parser = parse_runtime
+    )]
     pub runtime: RuntimeChoice,
 }
 
@@ -154,6 +168,13 @@ pub struct CreateArgs {
     /// Format of stdout: the push address as text by default, or a document
     #[arg(short, long, value_enum)]
     pub output: Option<DocumentFormat>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RuntimesArgs {
+    /// Format of stdout
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -26,5 +26,6 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Start(args) => commands::lifecycle::start(&args).await,
         Command::Stop(args) => commands::lifecycle::stop(&args).await,
         Command::Delete(args) => commands::lifecycle::delete(&args).await,
+        Command::Runtimes(args) => commands::runtimes::run(&args).await,
     }
 }

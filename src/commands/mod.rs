@@ -3,6 +3,7 @@
 pub mod create;
 pub mod lifecycle;
 pub mod list;
+pub mod runtimes;
 
 use regctl_runtime::{spec_from_labels, ContainerInfo, RegistrySpec, RuntimeKind, LABEL_MANAGED};
 use serde::Serialize;
@@ -53,7 +54,7 @@ pub struct Found {
 /// Fails when no engine has a container of that name, and when the
 /// container lacks regctl's labels, so callers never touch a container
 /// regctl did not create.
-pub async fn find_registry(choice: RuntimeChoice, name: &str) -> Result<Found, Error> {
+pub async fn find_registry(choice: &RuntimeChoice, name: &str) -> Result<Found, Error> {
     let engines = engines::connect_all(choice).await?;
     let searched = engines
         .iter()

@@ -4,10 +4,12 @@
 //! [`regctl_runtime::ContainerRuntime`] and [`RuntimeError`].
 
 mod convert;
+mod detect;
 mod error;
 mod request;
 mod runtime;
 
+pub use detect::detect_kind;
 pub use error::DockerError;
 pub use request::create_request;
 pub use runtime::DockerRuntime;
