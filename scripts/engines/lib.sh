@@ -206,6 +206,29 @@ stop_pid() {
     fi
 }
 
+# stop_process_group NAME PID_FILE: like stop_pid, for the whole process
+# group of the process in PID_FILE. start_background made that process a
+# process group leader, so its pid is the group id. Rootless Podman needs
+# this: its first process re-executes Podman in a user namespace and exits
+# on SIGTERM, while the service that listens keeps running.
+stop_process_group() {
+    local name="$1" pid_file="$2" group waited=0
+    group="$(cat "${pid_file}" 2>/dev/null)" || return 0
+    rm -f "${pid_file}"
+    pgrep -g "${group}" >/dev/null || return 0
+
+    log "stopping ${name} (process group ${group})"
+    kill -TERM -- "-${group}" 2>/dev/null || return 0
+    while pgrep -g "${group}" >/dev/null && ((waited < 60)); do
+        sleep 1
+        waited=$((waited + 1))
+    done
+    if pgrep -g "${group}" >/dev/null; then
+        log "WARNING: ${name} (process group ${group}) still runs after 60s; sending SIGKILL"
+        kill -KILL -- "-${group}" 2>/dev/null || true
+    fi
+}
+
 # Prints the last lines of a daemon log, for failure messages.
 show_log_tail() {
     local log_file="$1"

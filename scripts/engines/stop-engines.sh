@@ -54,7 +54,7 @@ for argument in "$@"; do
         ;;
     podman5) stop_pid podman5 "${REGCTL_STATE_DIR}/podman5.pid" ;;
     podman-rootless)
-        stop_pid "rootless podman" "${REGCTL_STATE_DIR}/podman-rootless.pid"
+        stop_process_group "rootless podman" "${REGCTL_STATE_DIR}/podman-rootless.pid"
         stop_rootless_pause_process
         ;;
     chroot) unmount_chroot ;;
