@@ -11,8 +11,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::refs::ImageRef;
 use crate::validate::{
     parse_bucket, parse_endpoint, parse_env_var, parse_image, parse_image_ref, parse_port,
-    parse_region, parse_registry_name, parse_repository, parse_root_directory, parse_volume,
-    EnvArg, PortArg, VolumeArg,
+    parse_region, parse_registry_name, parse_repository, parse_root_directory, parse_runtime,
+    parse_volume, EnvArg, PortArg, VolumeArg,
 };
 
 /// Default registry name, also the container name.
@@ -93,15 +93,21 @@ pub enum Command {
     /// The restart also clears the registry's blob cache, which otherwise
     /// reports deleted layers as present.
     Gc(GcArgs),
+
+    /// List the container engines regctl can reach, and the one `auto` picks
+    Runtimes(RuntimesArgs),
 }
 
-/// Container engine to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Container engine to use, as `--runtime` gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuntimeChoice {
-    /// The first engine that answers: Docker, then Podman
+    /// The first engine that answers: Docker, then Podman.
     Auto,
     Docker,
     Podman,
+    /// One engine API address, `unix:///PATH` or `tcp://HOST:PORT`. Whether
+    /// Docker or Podman listens there is read from its `GET /version`.
+    Url(String),
 }
 
 /// Data format of stdout.
@@ -121,8 +127,16 @@ pub enum DocumentFormat {
 
 #[derive(Debug, Clone, Args)]
 pub struct RuntimeArgs {
-    /// Container engine to use
-    #[arg(long, value_enum, env = "REGCTL_RUNTIME", default_value_t = RuntimeChoice::Auto)]
+    /// Container engine to use: auto (the first that answers, Docker first),
+    /// docker, podman, or the API address of one engine, such as
+    /// unix:///run/podman/podman.sock or tcp://127.0.0.1:2375
+    #[arg(
+        long,
+        value_name = "auto|docker|podman|URL",
+        env = "REGCTL_RUNTIME",
+        default_value = "auto",
+        value_parser = parse_runtime
+    )]
     pub runtime: RuntimeChoice,
 }
 
@@ -249,6 +263,13 @@ pub struct StorageArgs {
     /// AWS SDK's default credential chain
     #[arg(long, value_name = "PATH")]
     pub s3_secret_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RuntimesArgs {
+    /// Format of stdout
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Clone, Args)]

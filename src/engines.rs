@@ -17,14 +17,20 @@ use crate::error::{Attempt, Error};
 /// does not exist fails at once; this bounds a daemon that hangs.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Origin of an address given with `--runtime URL`.
+const ORIGIN_FLAG: &str = "--runtime";
+
 /// A runtime that answered, with what it reported.
 pub struct Engine {
     pub runtime: Box<dyn ContainerRuntime>,
     pub info: EngineInfo,
+    /// Origin of the address, such as `DOCKER_HOST` or `rootful`.
+    pub origin: &'static str,
 }
 
 /// Addresses to try for `choice`, in order, read from the environment.
-pub fn candidates(choice: RuntimeChoice) -> Vec<Endpoint> {
+/// Empty for a URL, whose engine kind is known only once the engine responds.
+pub fn candidates(choice: &RuntimeChoice) -> Vec<Endpoint> {
     let env = |key: &str| std::env::var(key).ok();
     match choice {
         RuntimeChoice::Docker => docker_candidates(&env),
@@ -34,12 +40,44 @@ pub fn candidates(choice: RuntimeChoice) -> Vec<Endpoint> {
             all.extend(podman_candidates(&env));
             all
         }
+        RuntimeChoice::Url(_) => Vec::new(),
     }
 }
 
-/// Connects to the first engine of `choice` that answers.
-pub async fn connect(choice: RuntimeChoice) -> Result<Engine, Error> {
-    connect_first(candidates(choice)).await
+/// Connects to the first engine of `choice` that answers, or to the engine
+/// at the URL that `choice` names.
+pub async fn connect(choice: &RuntimeChoice) -> Result<Engine, Error> {
+    match choice {
+        RuntimeChoice::Url(url) => connect_url(url).await,
+        _ => connect_first(candidates(choice)).await,
+    }
+}
+
+/// Connects to the engine at `url`, after reading from its `GET /version`
+/// whether Docker or Podman listens there. Both serve that endpoint, so the
+/// Docker client sends that request, and the engine's own backend the rest.
+pub async fn connect_url(url: &str) -> Result<Engine, Error> {
+    let attempt = async {
+        let kind = regctl_docker::detect_kind(url).await?;
+        let endpoint = Endpoint {
+            kind,
+            url: url.to_owned(),
+            origin: ORIGIN_FLAG,
+        };
+        connect_endpoint(&endpoint).await
+    };
+
+    let source = match tokio::time::timeout(PROBE_TIMEOUT, attempt).await {
+        Ok(Ok(engine)) => return Ok(engine),
+        Ok(Err(error)) => error,
+        Err(_) => {
+            RuntimeError::Engine(format!("no response within {} s", PROBE_TIMEOUT.as_secs()).into())
+        }
+    };
+    Err(Error::EngineAtUrl {
+        url: url.to_owned(),
+        source,
+    })
 }
 
 /// Connects to the first of `endpoints` that answers.
@@ -56,9 +94,14 @@ pub async fn connect_first(endpoints: Vec<Endpoint>) -> Result<Engine, Error> {
     Err(Error::NoRuntime { attempts })
 }
 
-/// Connects to every engine of `choice` that answers, once per address.
-/// Fails only when none answers.
-pub async fn connect_all(choice: RuntimeChoice) -> Result<Vec<Engine>, Error> {
+/// Connects to every engine of `choice` that answers, once per address, in
+/// discovery order, so the first is the one [`connect`] picks. Fails only
+/// when none answers.
+pub async fn connect_all(choice: &RuntimeChoice) -> Result<Vec<Engine>, Error> {
+    if let RuntimeChoice::Url(url) = choice {
+        return Ok(vec![connect_url(url).await?]);
+    }
+
     let mut engines: Vec<Engine> = Vec::new();
     let mut attempts = Vec::new();
 
@@ -110,7 +153,11 @@ async fn connect_endpoint(endpoint: &Endpoint) -> Result<Engine, RuntimeError> {
         RuntimeKind::Podman => Box::new(PodmanRuntime::connect(&endpoint.url)?),
     };
     let info = runtime.info().await?;
-    Ok(Engine { runtime, info })
+    Ok(Engine {
+        runtime,
+        info,
+        origin: endpoint.origin,
+    })
 }
 
 /// Joins an error and its sources with `: `, for one-line reports.

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use regctl_docker::DockerError;
 use regctl_runtime::{Endpoint, RuntimeError, RuntimeKind};
 
 use crate::compile::CompileError;
@@ -31,6 +32,13 @@ pub enum Error {
 
     #[error("no container engine answered; tried:{}", format_attempts(.attempts))]
     NoRuntime { attempts: Vec<Attempt> },
+
+    #[error("failed to connect to the container engine at {url}")]
+    EngineAtUrl {
+        url: String,
+        #[source]
+        source: RuntimeError,
+    },
 
     #[error("registry `{name}` already exists on {runtime} (state: {state})")]
     RegistryExists {
@@ -284,6 +292,7 @@ impl Error {
                  DOCKER_HOST or CONTAINER_HOST at a running engine"
                     .to_owned(),
             ),
+            Error::EngineAtUrl { url, source } => engine_at_url_hint(url, source),
             Error::RegistryExists { name, .. } => Some(format!(
                 "use `regctl start {name}`, or `regctl delete {name}` first, or choose another name"
             )),
@@ -470,6 +479,28 @@ fn runtime_hint(error: &RuntimeError) -> Option<String> {
             "another process created `{name}` meanwhile; use `regctl list` to see it"
         )),
         _ => None,
+    }
+}
+
+fn engine_at_url_hint(url: &str, error: &RuntimeError) -> Option<String> {
+    // Once the kind is known, the backend's errors carry their own hints.
+    let RuntimeError::Engine(inner) = error else {
+        return runtime_hint(error);
+    };
+    let Some(DockerError::NoResponse { source, .. }) = inner.downcast_ref::<DockerError>() else {
+        return None;
+    };
+
+    if crate::engines::error_chain(source).contains("ermission denied") {
+        Some(format!(
+            "your user cannot open {url}: run regctl as the user that owns the engine, \
+             or pick another engine with --runtime"
+        ))
+    } else {
+        Some(format!(
+            "check that an engine listens at {url}: `podman system service {url}` \
+             or `dockerd --host {url}` starts one there"
+        ))
     }
 }
 

@@ -37,5 +37,6 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Rmi(args) => commands::rmi::run(&args).await,
         Command::Update(args) => commands::update::run(&args).await,
         Command::Gc(args) => commands::gc::run(&args).await,
+        Command::Runtimes(args) => commands::runtimes::run(&args).await,
     }
 }

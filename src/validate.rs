@@ -5,6 +5,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
 
 use oci_spec::distribution::Reference;
+use url::Url;
+
+use crate::cli::RuntimeChoice;
 
 use crate::refs::{check_repository, ImageRef};
 
@@ -289,6 +292,87 @@ pub fn parse_repository(value: &str) -> Result<String, String> {
     Ok(value.to_owned())
 }
 
+/// Parses `--runtime`: `auto`, `docker`, `podman`, or the API address of
+/// one engine as `unix:///PATH` or `tcp://HOST:PORT`.
+pub fn parse_runtime(value: &str) -> Result<RuntimeChoice, String> {
+    match value {
+        "auto" => return Ok(RuntimeChoice::Auto),
+        "docker" => return Ok(RuntimeChoice::Docker),
+        "podman" => return Ok(RuntimeChoice::Podman),
+        _ => {}
+    }
+
+    if !value.contains("://") {
+        return Err(format!(
+            "`{value}` is not a runtime; expected auto, docker, podman, or an engine address \
+             such as unix:///run/podman/podman.sock or tcp://127.0.0.1:2375"
+        ));
+    }
+
+    parse_engine_url(value)
+        .map(RuntimeChoice::Url)
+        .map_err(|reason| {
+            format!(
+                "`{}` is not a valid engine address: {reason}",
+                redact_password(value)
+            )
+        })
+}
+
+/// Checks an engine address and returns it in the form the backends take.
+fn parse_engine_url(value: &str) -> Result<String, String> {
+    // The socket path is taken verbatim: `Url` would percent-decode it.
+    if let Some(path) = value.strip_prefix("unix://") {
+        if !path.starts_with('/') || path.len() < 2 {
+            return Err(
+                "the socket path must be absolute, as in unix:///run/podman/podman.sock".to_owned(),
+            );
+        }
+        return Ok(value.to_owned());
+    }
+
+    let example = "as in tcp://127.0.0.1:2375";
+    let url = Url::parse(value).map_err(|error| error.to_string())?;
+    if url.scheme() != "tcp" {
+        return Err(format!(
+            "unsupported scheme `{}`; use unix:// or tcp://",
+            url.scheme()
+        ));
+    }
+
+    let host = url
+        .host_str()
+        .filter(|host| !host.is_empty())
+        .ok_or_else(|| format!("the host is missing, {example}"))?;
+    let port = url
+        .port()
+        .ok_or_else(|| format!("the port is missing, {example}"))?;
+
+    let has_extra_parts = !url.username().is_empty()
+        || url.password().is_some()
+        || !matches!(url.path(), "" | "/")
+        || url.query().is_some()
+        || url.fragment().is_some();
+    if has_extra_parts {
+        return Err(format!("expected only a host and a port, {example}"));
+    }
+
+    Ok(format!("tcp://{host}:{port}"))
+}
+
+/// Hides a password in `value`, because the value ends up in error messages.
+fn redact_password(value: &str) -> String {
+    match Url::parse(value) {
+        Ok(mut url) if url.password().is_some() => {
+            // `set_password` fails only for URLs without a host, which
+            // cannot contain a password.
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => value.to_owned(),
+    }
+}
+
 fn truncate_for_message(value: &str) -> String {
     const SHOWN: usize = 40;
     if value.chars().count() <= SHOWN {
@@ -423,6 +507,64 @@ mod tests {
     }
 
     #[test]
+    fn runtime_names() {
+        assert_eq!(parse_runtime("auto"), Ok(RuntimeChoice::Auto));
+        assert_eq!(parse_runtime("docker"), Ok(RuntimeChoice::Docker));
+        assert_eq!(parse_runtime("podman"), Ok(RuntimeChoice::Podman));
+    }
+
+    #[test]
+    fn runtime_urls() {
+        for (value, expected) in [
+            (
+                "unix:///run/podman/podman.sock",
+                "unix:///run/podman/podman.sock",
+            ),
+            (
+                "unix:///tmp/a dir/x%20y.sock",
+                "unix:///tmp/a dir/x%20y.sock",
+            ),
+            ("tcp://127.0.0.1:2375", "tcp://127.0.0.1:2375"),
+            ("tcp://127.0.0.1:2375/", "tcp://127.0.0.1:2375"),
+            ("tcp://localhost:8080", "tcp://localhost:8080"),
+            ("tcp://[::1]:2375", "tcp://[::1]:2375"),
+        ] {
+            assert_eq!(
+                parse_runtime(value),
+                Ok(RuntimeChoice::Url(expected.to_owned())),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn runtime_errors_name_the_value() {
+        for (value, reason) in [
+            ("containerd", "is not a runtime"),
+            ("Docker", "is not a runtime"),
+            ("", "is not a runtime"),
+            ("/run/podman/podman.sock", "is not a runtime"),
+            ("unix://run/podman.sock", "must be absolute"),
+            ("unix://", "must be absolute"),
+            ("unix:///", "must be absolute"),
+            ("tcp://127.0.0.1", "the port is missing"),
+            ("tcp://:2375", "tcp://:2375"),
+            ("tcp://127.0.0.1:99999", "invalid port"),
+            ("tcp://127.0.0.1:2375/v1.41", "only a host and a port"),
+            ("tcp://127.0.0.1:2375?tls=1", "only a host and a port"),
+            ("http://127.0.0.1:2375", "unsupported scheme `http`"),
+            (
+                "ssh://core@host/run/podman.sock",
+                "unsupported scheme `ssh`",
+            ),
+        ] {
+            let error = parse_runtime(value).unwrap_err();
+            assert!(error.contains(&format!("`{value}`")), "{error}");
+            assert!(error.contains(reason), "{value}: {error}");
+        }
+    }
+
+    #[test]
     fn bucket_names() {
         for good in ["abc", "my-bucket.2", &"a".repeat(63)] {
             assert!(parse_bucket(good).is_ok(), "{good}");
@@ -471,6 +613,13 @@ mod tests {
         for bad in ["registry", "/a//b", "/a/../b", ""] {
             assert!(parse_root_directory(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn runtime_error_hides_the_password() {
+        let error = parse_runtime("tcp://admin:hunter2@127.0.0.1:2375").unwrap_err();
+        assert!(!error.contains("hunter2"), "{error}");
+        assert!(error.contains("admin:***@127.0.0.1:2375"), "{error}");
     }
 
     #[test]

@@ -53,6 +53,18 @@ fn usage_errors_exit_2_and_name_the_value() {
         ),
         (&["create", "--image", "UPPER/case:1"], "`UPPER/case:1`"),
         (&["create", "--runtime", "containerd"], "containerd"),
+        (
+            &["list", "--runtime", "unix://run/podman.sock"],
+            "`unix://run/podman.sock` is not a valid engine address",
+        ),
+        (
+            &["list", "--runtime", "tcp://127.0.0.1"],
+            "`tcp://127.0.0.1` is not a valid engine address: the port is missing",
+        ),
+        (
+            &["runtimes", "--runtime", "docker"],
+            "unexpected argument '--runtime'",
+        ),
         (&["create", "--wait-timeout", "-1"], "-1"),
         (&["create", "--wait-timeout", "soon"], "soon"),
         (&["create", "--storage", "tape"], "tape"),
@@ -169,6 +181,28 @@ fn unknown_runtime_from_env_is_a_usage_error() {
 
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("lxc"), "{stderr}");
+}
+
+#[test]
+fn unreachable_runtime_url_names_it_and_hints() {
+    let url = "unix:///nonexistent/engine.sock";
+    let (code, stderr) = run_failing(&["list", "--runtime", url]);
+
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: failed to connect to the container engine at {url}"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("caused by: no response to GET /version at {url}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("hint: check that an engine listens at {url}")),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Build the registry image docker.io/library/registry:2 without pulling it,
 # from Debian's docker-registry package (Distribution 2.8), and import it
-# into Docker and/or rootful Podman.
+# into the engines of the test matrix.
 #
-# Usage: sudo scripts/engines/build-registry-image.sh [docker] [podman]
+# Usage: sudo scripts/engines/build-registry-image.sh [ENGINE...]
 #
-# With no argument, the image goes into each engine that is running (dockerd
-# on /var/run/docker.sock, the Podman service on /run/podman/podman.sock).
-# The podman argument needs only the podman command, which uses the same
-# image storage as the rootful service.
+# ENGINE is docker (the host's Docker), docker26 (Docker 26 from the chroot),
+# podman (the host's rootful Podman), podman-rootless (the host's Podman as
+# the user regctl-rootless) or podman5 (Podman 5 from the chroot). With no
+# argument, the image goes into each of them whose API responds.
+# The Docker engines need their daemon running. The Podman engines need only
+# their podman command, which uses the same image storage as the service.
 # Each run imports a fresh copy under the upstream name, so it replaces any
 # registry:2 image already present, including one pulled from Docker Hub.
 # After the import, the script starts one container per engine and checks
@@ -56,38 +58,40 @@ IMPORT_CHANGES=(
 # Seconds to wait for the test container to return 200 on /v2/.
 CHECK_TIMEOUT_SECONDS=30
 
+ALL_ENGINES=(docker docker26 podman podman-rootless podman5)
+
 engines=()
 for argument in "$@"; do
     case "${argument}" in
-    docker | podman) engines+=("${argument}") ;;
+    docker | docker26 | podman | podman-rootless | podman5) engines+=("${argument}") ;;
     -h | --help)
         sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
         exit 0
         ;;
-    *) die "invalid argument '${argument}': expected 'docker' and/or 'podman'" ;;
+    *) die "invalid argument '${argument}': expected engines from: ${ALL_ENGINES[*]}" ;;
     esac
 done
 
 require_root
 
 if ((${#engines[@]} == 0)); then
-    if docker_is_up; then
-        engines+=(docker)
-    fi
-    if podman_is_up; then
-        engines+=(podman)
-    fi
+    for engine in "${ALL_ENGINES[@]}"; do
+        if engine_is_up "${engine}"; then
+            engines+=("${engine}")
+        fi
+    done
     if ((${#engines[@]} == 0)); then
-        die "neither Docker nor Podman is running; run scripts/engines/start-docker.sh or start-podman.sh first"
+        die "no engine is running; run scripts/engines/start-docker.sh or start-podman.sh first"
     fi
 fi
 
 for engine in "${engines[@]}"; do
-    command -v "${engine}" >/dev/null || die "${engine} not found; run scripts/engines/install.sh first"
+    engine_cli "${engine}" || die "${engine}: user ${ROOTLESS_USER} not found; run scripts/engines/start-podman-rootless.sh first"
+    command -v "${ENGINE_CLI[0]}" >/dev/null || die "${ENGINE_CLI[0]} not found; run scripts/engines/install.sh first"
+    if [[ ${engine} == docker* ]] && ! engine_is_up "${engine}"; then
+        die "${engine} was selected but its daemon does not respond; run scripts/engines/start-${engine}.sh"
+    fi
 done
-if [[ " ${engines[*]} " == *" docker "* ]] && ! docker_is_up; then
-    die "docker was selected but dockerd does not respond on ${DOCKER_SOCKET}; run scripts/engines/start-docker.sh"
-fi
 [[ -x ${REGISTRY_BINARY} ]] || die "${REGISTRY_BINARY} not found; install the docker-registry package"
 
 work_dir="$(mktemp -d)"
@@ -99,7 +103,8 @@ cleanup() {
         # entry is "ENGINE NAME". -v also removes the anonymous volume the
         # image's VOLUME created.
         read -r engine_name container_name <<<"${entry}"
-        "${engine_name}" rm -f -v "${container_name}" >/dev/null 2>&1 || true
+        engine_cli "${engine_name}"
+        "${ENGINE_CLI[@]}" rm -f -v "${container_name}" >/dev/null 2>&1 || true
     done
     rm -rf "${work_dir}"
 }
@@ -147,21 +152,26 @@ build_rootfs() {
 
 import_image() {
     local engine="$1" tarball="$2" old_id new_id
+    engine_cli "${engine}"
+    local cli=("${ENGINE_CLI[@]}")
 
-    old_id="$("${engine}" image inspect --format '{{.Id}}' "${IMAGE}" 2>/dev/null || true)"
-    # podman prints progress on stderr unless --quiet, a flag docker import lacks.
-    if [[ ${engine} == podman ]]; then
-        new_id="$(podman import --quiet "${IMPORT_CHANGES[@]}" "${tarball}" "${IMAGE}")"
+    old_id="$("${cli[@]}" image inspect --format '{{.Id}}' "${IMAGE}" 2>/dev/null || true)"
+    # The tarball goes through stdin, because neither the rootless user nor
+    # the chroot can open a path in this script's private work folder.
+    # podman prints progress on stderr unless --quiet, a flag docker import
+    # lacks.
+    if [[ ${engine} == podman* ]]; then
+        new_id="$("${cli[@]}" import --quiet "${IMPORT_CHANGES[@]}" - "${IMAGE}" <"${tarball}")"
     else
-        new_id="$(docker import "${IMPORT_CHANGES[@]}" "${tarball}" "${IMAGE}")"
+        new_id="$("${cli[@]}" import "${IMPORT_CHANGES[@]}" - "${IMAGE}" <"${tarball}")"
     fi
     log "${engine}: imported ${IMAGE} as ${new_id}"
 
     # The previous build is now untagged. Remove it unless a container still
     # uses it, in which case the removal fails and the image stays.
-    new_id="$("${engine}" image inspect --format '{{.Id}}' "${IMAGE}")"
+    new_id="$("${cli[@]}" image inspect --format '{{.Id}}' "${IMAGE}")"
     if [[ -n ${old_id} && ${old_id} != "${new_id}" ]]; then
-        if "${engine}" image rm "${old_id}" >/dev/null 2>&1; then
+        if "${cli[@]}" image rm "${old_id}" >/dev/null 2>&1; then
             log "${engine}: removed the previous build ${old_id}"
         else
             log "${engine}: kept the previous build ${old_id} because a container still uses it"
@@ -172,7 +182,8 @@ import_image() {
 # Fails unless the image config matches what IMPORT_CHANGES set.
 check_image_config() {
     local engine="$1" entrypoint
-    entrypoint="$("${engine}" image inspect --format '{{json .Config.Entrypoint}}' "${IMAGE}")"
+    engine_cli "${engine}"
+    entrypoint="$("${ENGINE_CLI[@]}" image inspect --format '{{json .Config.Entrypoint}}' "${IMAGE}")"
     [[ ${entrypoint} == '["/bin/registry"]' ]] ||
         die "${engine}: ${IMAGE} has entrypoint ${entrypoint}, expected [\"/bin/registry\"]"
 }
@@ -189,25 +200,27 @@ registry_returns_200() {
 check_registry_container() {
     local engine="$1" name port_line port
     name="regctl-image-check-${engine}-$$"
+    engine_cli "${engine}"
+    local cli=("${ENGINE_CLI[@]}")
 
     check_containers+=("${engine} ${name}")
     # No --rm: cleanup removes the container together with its anonymous
     # volume, also when a check below fails.
-    "${engine}" run --detach --name "${name}" --publish 127.0.0.1::5000 "${IMAGE}" >/dev/null
+    "${cli[@]}" run --detach --name "${name}" --publish 127.0.0.1::5000 "${IMAGE}" >/dev/null
 
     # `port` prints "127.0.0.1:PORT".
-    port_line="$("${engine}" port "${name}" 5000/tcp | head -n 1)"
+    port_line="$("${cli[@]}" port "${name}" 5000/tcp | head -n 1)"
     port="${port_line##*:}"
     [[ ${port} =~ ^[0-9]+$ ]] || die "${engine}: cannot read the published port from '${port_line}'"
 
     if ! wait_until "${CHECK_TIMEOUT_SECONDS}" registry_returns_200 "${port}"; then
         log "${engine} logs ${name}:"
-        "${engine}" logs "${name}" >&2 || true
+        "${cli[@]}" logs "${name}" >&2 || true
         die "${engine}: GET http://127.0.0.1:${port}/v2/ did not return 200 within ${CHECK_TIMEOUT_SECONDS}s"
     fi
     log "${engine}: GET http://127.0.0.1:${port}/v2/ returned 200"
 
-    "${engine}" rm -f -v "${name}" >/dev/null
+    "${cli[@]}" rm -f -v "${name}" >/dev/null
 }
 
 log "building the registry root filesystem from $(${REGISTRY_BINARY} --version)"

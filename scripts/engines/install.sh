@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install Docker, Podman and the tools the end-to-end tests use, from the
-# Debian 12 (bookworm) archive.
+# Debian 12 (bookworm) archive. setup-chroot.sh installs the newer engines.
 #
 # Usage: sudo scripts/engines/install.sh
 #
@@ -22,6 +22,8 @@ PACKAGES=(
     docker-registry # the Distribution registry 2.8 binary the local registry image is built from
     skopeo         # registry client used by the tests
     curl           # health checks against sockets and registries
+    debootstrap    # the Debian 13 chroot that Docker 26 and Podman 5 run from
+    iproute2       # the bridge of Docker 26's default network
 )
 
 require_root

@@ -69,7 +69,7 @@ pub async fn run(args: &CreateArgs) -> Result<(), Error> {
     }
     let config = registry_config::config_file(&spec, keys.as_ref());
 
-    let engine = engines::connect(args.runtime.runtime).await?;
+    let engine = engines::connect(&args.runtime.runtime).await?;
     let runtime = engine.runtime.as_ref();
     check_network(&engine, &spec).await?;
     ensure_image(&engine, &spec.image).await?;
@@ -140,11 +140,12 @@ async fn dry_run(
     spec: &RegistrySpec,
     keys: Option<&S3Keys>,
 ) -> Result<(), Error> {
-    // An explicit runtime needs no engine: the request is rendered offline.
-    let runtime = match args.runtime.runtime {
+    // A runtime name needs no engine, so the request is rendered offline.
+    // `auto` and a URL need the engine to tell its kind.
+    let runtime = match &args.runtime.runtime {
         RuntimeChoice::Docker => RuntimeKind::Docker,
         RuntimeChoice::Podman => RuntimeKind::Podman,
-        RuntimeChoice::Auto => engines::connect(RuntimeChoice::Auto).await?.info.kind,
+        choice => engines::connect(choice).await?.info.kind,
     };
 
     let request = match runtime {
@@ -350,7 +351,12 @@ async fn recorded_ports(runtime: &dyn ContainerRuntime) -> Result<BTreeSet<u16>,
 /// so only the record keeps another engine from taking it.
 async fn ports_on_other_engines(runtime: &dyn ContainerRuntime) -> BTreeSet<u16> {
     let mut ports = BTreeSet::new();
-    let Ok(engines) = engines::connect_all(RuntimeChoice::Auto).await else {
+
+    // NOTE: this sees only what `auto` discovery finds as the current user.
+    // A registry on an engine given only by `--runtime URL`, or on another
+    // user's rootless engine, is not counted, so a stopped one there can
+    // lose its port.
+    let Ok(engines) = engines::connect_all(&RuntimeChoice::Auto).await else {
         return ports;
     };
 

@@ -66,7 +66,7 @@ pub async fn run(args: &GcArgs) -> Result<(), Error> {
         engine,
         container,
         spec,
-    } = find_registry(args.runtime.runtime, &args.name).await?;
+    } = find_registry(&args.runtime.runtime, &args.name).await?;
     let runtime = engine.runtime.as_ref();
 
     // A one-off container cannot reach another process's memory, and the

@@ -26,7 +26,7 @@ struct TagView {
 }
 
 pub async fn run(args: &ImagesArgs) -> Result<(), Error> {
-    let found = find_running_registry(args.runtime.runtime, &args.name).await?;
+    let found = find_running_registry(&args.runtime.runtime, &args.name).await?;
     let client = RegistryClient::new(&found.spec);
 
     let listed = args.repositories.is_empty();

@@ -24,7 +24,7 @@ struct InspectView<'a> {
 }
 
 pub async fn inspect(args: &InspectArgs) -> Result<(), Error> {
-    let found = find_registry(args.runtime.runtime, &args.name).await?;
+    let found = find_registry(&args.runtime.runtime, &args.name).await?;
 
     let view = InspectView {
         registry: RegistryView::new(
@@ -39,7 +39,7 @@ pub async fn inspect(args: &InspectArgs) -> Result<(), Error> {
 }
 
 pub async fn start(args: &StartArgs) -> Result<(), Error> {
-    let Found { engine, spec, .. } = find_registry(args.runtime.runtime, &args.name).await?;
+    let Found { engine, spec, .. } = find_registry(&args.runtime.runtime, &args.name).await?;
 
     engine.runtime.start_container(&spec.name).await?;
 
@@ -53,7 +53,7 @@ pub async fn start(args: &StartArgs) -> Result<(), Error> {
 }
 
 pub async fn stop(args: &NameArgs) -> Result<(), Error> {
-    let Found { engine, spec, .. } = find_registry(args.runtime.runtime, &args.name).await?;
+    let Found { engine, spec, .. } = find_registry(&args.runtime.runtime, &args.name).await?;
 
     engine
         .runtime
@@ -69,7 +69,7 @@ pub async fn stop(args: &NameArgs) -> Result<(), Error> {
 pub async fn delete(args: &DeleteArgs) -> Result<(), Error> {
     let mut registries = Vec::with_capacity(args.names.len());
     for name in &args.names {
-        registries.push(find_registry(args.runtime.runtime, name).await?);
+        registries.push(find_registry(&args.runtime.runtime, name).await?);
     }
 
     for found in &registries {

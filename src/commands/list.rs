@@ -15,7 +15,7 @@ const HEADERS: &[&str] = &[
 pub async fn run(args: &ListArgs) -> Result<(), Error> {
     let mut rows = Vec::new();
 
-    for engine in engines::connect_all(args.runtime.runtime).await? {
+    for engine in engines::connect_all(&args.runtime.runtime).await? {
         let containers = engine
             .runtime
             .list_containers(LABEL_MANAGED, "true")

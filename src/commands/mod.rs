@@ -6,6 +6,7 @@ pub mod images;
 pub mod lifecycle;
 pub mod list;
 pub mod rmi;
+pub mod runtimes;
 pub mod update;
 
 use regctl_runtime::{
@@ -79,7 +80,7 @@ pub struct Found {
 /// Fails when no engine has a container of that name, and when the
 /// container lacks regctl's labels, so callers never touch a container
 /// regctl did not create.
-pub async fn find_registry(choice: RuntimeChoice, name: &str) -> Result<Found, Error> {
+pub async fn find_registry(choice: &RuntimeChoice, name: &str) -> Result<Found, Error> {
     let engines = engines::connect_all(choice).await?;
     let searched = engines
         .iter()
@@ -114,7 +115,7 @@ pub async fn find_registry(choice: RuntimeChoice, name: &str) -> Result<Found, E
 
 /// Finds registry `name` like [`find_registry`], and fails unless its
 /// container runs, for commands that talk to the registry's API.
-pub async fn find_running_registry(choice: RuntimeChoice, name: &str) -> Result<Found, Error> {
+pub async fn find_running_registry(choice: &RuntimeChoice, name: &str) -> Result<Found, Error> {
     let found = find_registry(choice, name).await?;
     if found.container.state != ContainerState::Running {
         return Err(Error::RegistryNotRunning {

@@ -73,7 +73,7 @@ impl RemovalRow {
 
 pub async fn run(args: &RmiArgs) -> Result<(), Error> {
     check_keep(args)?;
-    let found = find_running_registry(args.runtime.runtime, &args.name).await?;
+    let found = find_running_registry(&args.runtime.runtime, &args.name).await?;
     let client = RegistryClient::new(&found.spec);
 
     let removals = plan_all(&client, &args.name, &args.references, args.keep).await?;

@@ -18,12 +18,15 @@ use crate::ports::CreateLock;
 use crate::readiness::wait_until_ready;
 use crate::registry_config;
 
+/// Seconds the engine waits for the old registry to exit before killing it.
+const STOP_TIMEOUT_SECONDS: u32 = 10;
+
 pub async fn run(args: &UpdateArgs) -> Result<(), Error> {
     let Found {
         engine,
         container,
         spec,
-    } = find_registry(args.runtime.runtime, &args.name).await?;
+    } = find_registry(&args.runtime.runtime, &args.name).await?;
     let runtime = engine.runtime.as_ref();
 
     let updated = compile_update(&spec, args.delete_enabled);
@@ -87,7 +90,14 @@ pub async fn replace_container(
     wait: Option<Duration>,
 ) -> Result<(), Error> {
     // The configuration file holds credentials that exist nowhere else, so
-    // it is read before the old container goes.
+    // it is read before the old container goes. The container is stopped
+    // first: Podman 5.4 serves no file of a running container through its
+    // archive endpoint (404), and the container is removed next anyway.
+    if old.command.is_some() {
+        runtime
+            .stop_container(&old.name, STOP_TIMEOUT_SECONDS)
+            .await?;
+    }
     let config = registry_config::read_config_file(runtime, old).await?;
 
     let replaced = {

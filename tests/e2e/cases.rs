@@ -53,6 +53,18 @@ pub fn all() -> Vec<Case> {
             name: "concurrent_creates_get_distinct_ports",
             body: concurrent_creates_get_distinct_ports,
         },
+        Case {
+            name: "default_network_per_engine",
+            body: default_network_per_engine,
+        },
+        Case {
+            name: "runtimes_lists_engine",
+            body: runtimes_lists_engine,
+        },
+        Case {
+            name: "low_port_needs_root",
+            body: low_port_needs_root,
+        },
     ]
 }
 
@@ -192,7 +204,7 @@ fn list_shows_registry(engine: &Engine) -> TestResult {
     let endpoint = create(engine, &name, &["--delete-enabled"])?;
 
     let row = list_entry(engine, &name)?.ok_or("list does not show the registry")?;
-    ensure_eq(row["runtime"].as_str(), Some(engine.name), "runtime")?;
+    ensure_eq(row["runtime"].as_str(), Some(engine.kind), "runtime")?;
     ensure_eq(row["state"].as_str(), Some("running"), "state")?;
     ensure_eq(
         row["endpoint"].as_str(),
@@ -419,7 +431,7 @@ fn network_attachment(engine: &Engine) -> TestResult {
         "a volume was left",
     )?;
 
-    let created = engine.cli(&["network", "create", &network]);
+    let created = engine.create_network(&network);
     ensure_eq(
         created.code,
         0,
@@ -444,6 +456,28 @@ fn network_attachment(engine: &Engine) -> TestResult {
         ensure(
             aliases.contains(&format!("\"{name}\"")),
             format!("aliases {aliases} lack {name}"),
+        )?;
+
+        // Docker 26 (API 1.45) moved the container's short id from
+        // Aliases to DNSNames. Docker 20.10 and Podman keep it in Aliases.
+        let short_id = &inspect["Id"].as_str().unwrap_or_default()[..12];
+        let id_field = if engine.name == "docker26" {
+            "DNSNames"
+        } else {
+            "Aliases"
+        };
+        let names = attached[id_field].to_string();
+        ensure(
+            names.contains(&format!("\"{short_id}\"")),
+            format!("{id_field} {names} lack the short id {short_id}"),
+        )?;
+
+        // Leaving a network runs the engine's network teardown, which
+        // fails on Podman 5 without aardvark-dns.
+        engine.regctl_ok(&["delete", &name, "--volumes"])?;
+        ensure(
+            !engine.container_exists(&name),
+            "container left after delete",
         )
     })();
 
@@ -472,4 +506,166 @@ fn concurrent_creates_get_distinct_ports(engine: &Engine) -> TestResult {
     ensure_eq(ping(a.stdout.trim())?, StatusCode::OK, "first registry")?;
     ensure_eq(ping(b.stdout.trim())?, StatusCode::OK, "second registry")?;
     Ok(())
+}
+
+/// Origin that `regctl runtimes` reports for the engine's address.
+fn expected_origin(engine: &Engine) -> &'static str {
+    let variables: Vec<&str> = engine.discovery_env.iter().map(|(key, _)| *key).collect();
+    if variables.contains(&"DOCKER_HOST") {
+        "DOCKER_HOST"
+    } else if variables.contains(&"CONTAINER_HOST") {
+        "CONTAINER_HOST"
+    } else if engine.rootless {
+        "rootless"
+    } else {
+        "rootful"
+    }
+}
+
+fn runtimes_lists_engine(engine: &Engine) -> TestResult {
+    let run = engine.regctl_discovering(&["runtimes", "-o", "json"], &[]);
+    ensure_eq(run.code, 0, &format!("exit code (stderr: {})", run.stderr))?;
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&run.stdout)?;
+
+    let row = rows
+        .iter()
+        .find(|row| row["socket"] == engine.socket.as_str())
+        .ok_or_else(|| format!("runtimes lacks {}:\n{}", engine.socket, run.stdout))?;
+    let (version, api_version) = engine.cli_version()?;
+    ensure_eq(row["runtime"].as_str(), Some(engine.kind), "runtime")?;
+    ensure_eq(row["version"].as_str(), Some(version.as_str()), "version")?;
+    ensure_eq(
+        row["api_version"].as_str(),
+        Some(api_version.as_str()),
+        "api_version",
+    )?;
+    ensure_eq(row["rootless"].as_bool(), Some(engine.rootless), "rootless")?;
+    ensure_eq(
+        row["origin"].as_str(),
+        Some(expected_origin(engine)),
+        "origin",
+    )?;
+
+    // `auto` takes Docker before Podman, so a Podman engine is picked only
+    // when no Docker engine responds.
+    let auto: Vec<&serde_json::Value> = rows.iter().filter(|row| row["auto"] == true).collect();
+    ensure_eq(auto.len(), 1, "rows with auto: true")?;
+    let first_docker = rows.iter().find(|row| row["runtime"] == "docker");
+    let expected_auto = match first_docker {
+        Some(docker) if engine.kind == "podman" => docker["socket"].as_str(),
+        _ => Some(engine.socket.as_str()),
+    };
+    ensure_eq(
+        auto[0]["socket"].as_str(),
+        expected_auto,
+        "socket that auto picks",
+    )?;
+    ensure(
+        std::ptr::eq(auto[0], &rows[0]),
+        "the auto row is not the first",
+    )?;
+
+    let table = engine.regctl_discovering(&["runtimes"], &[]).stdout;
+    let line = table
+        .lines()
+        .find(|line| line.contains(&engine.socket))
+        .ok_or_else(|| format!("table lacks {}:\n{table}", engine.socket))?;
+    let mode = if engine.rootless {
+        "rootless"
+    } else {
+        "rootful"
+    };
+    ensure(
+        line.contains(&version) && line.contains(mode),
+        format!("table row lacks {version} or {mode}: {line}"),
+    )
+}
+
+/// Finds a port below the first unprivileged one that nothing listens on.
+fn free_privileged_port() -> Result<(u16, u16), libtest_mimic::Failed> {
+    let sysctl = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+    let first_unprivileged: u16 = std::fs::read_to_string(sysctl)?.trim().parse()?;
+
+    // The test runs as root, so it can bind any port to check it.
+    let port = (1..first_unprivileged)
+        .rev()
+        .find(|port| TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .ok_or_else(|| {
+            format!(
+                "no free port below {first_unprivileged} (from {sysctl}) to test with; \
+                 a value of 0 or 1 leaves no privileged port"
+            )
+        })?;
+    Ok((port, first_unprivileged))
+}
+
+/// Checks that a host port below `net.ipv4.ip_unprivileged_port_start`
+/// works on a rootful engine, and is rejected before anything is created on
+/// a rootless one, which could not bind it.
+fn low_port_needs_root(engine: &Engine) -> TestResult {
+    let name = engine.registry_name("lowport");
+    let _cleanup = Cleanup::new(engine, &[&name]);
+    let (port, first_unprivileged) = free_privileged_port()?;
+
+    let run = engine.regctl(&["create", &name, "--port", &format!("127.0.0.1:{port}")]);
+
+    if !engine.rootless {
+        ensure_eq(run.code, 0, &format!("exit code (stderr: {})", run.stderr))?;
+        let endpoint = run.stdout.trim();
+        ensure_eq(endpoint, format!("localhost:{port}").as_str(), "endpoint")?;
+        ensure_eq(ping(endpoint)?, StatusCode::OK, "GET /v2/ on a low port")?;
+        return Ok(());
+    }
+
+    ensure_eq(run.code, 1, "exit code")?;
+    ensure(
+        run.stderr.contains(&format!(
+            "host port {port} is below {first_unprivileged}, which rootless podman cannot bind"
+        )),
+        format!("stderr lacks the port:\n{}", run.stderr),
+    )?;
+    ensure(
+        run.stderr.contains("net.ipv4.ip_unprivileged_port_start"),
+        format!("stderr lacks the sysctl:\n{}", run.stderr),
+    )?;
+    ensure(!engine.container_exists(&name), "a container was left")?;
+    ensure(
+        !engine.volume_exists(&format!("{name}-data")),
+        "a volume was left",
+    )
+}
+
+/// Without --network, each engine attaches the registry to its own default:
+/// Docker's `bridge`, rootful Podman's `podman`, and for rootless Podman 4.3
+/// slirp4netns, which is no named network at all. Port publishing works on
+/// each.
+fn default_network_per_engine(engine: &Engine) -> TestResult {
+    let name = engine.registry_name("defnet");
+    let _cleanup = Cleanup::new(engine, &[&name]);
+    let endpoint = create(engine, &name, &[])?;
+    ensure_eq(ping(&endpoint)?, StatusCode::OK, "GET /v2/")?;
+
+    // Docker 20.10 records the network mode regctl leaves unset as
+    // `default`; Docker 26 (API 1.44 and later) stores `bridge` instead.
+    let (networks, mode): (&[&str], &str) = match (engine.name, engine.rootless) {
+        ("docker", _) => (&["bridge"], "default"),
+        ("docker26", _) => (&["bridge"], "bridge"),
+        (_, false) => (&["podman"], "bridge"),
+        (_, true) => (&[], "slirp4netns"),
+    };
+
+    let inspect = engine.regctl_ok(&["inspect", &name, "-o", "json"])?.stdout;
+    let document: serde_json::Value = serde_json::from_str(&inspect)?;
+    ensure_eq(
+        document["container"]["networks"].clone(),
+        serde_json::json!(networks),
+        "networks in regctl inspect",
+    )?;
+
+    let cli_inspect = engine.inspect_json(&name)?;
+    ensure_eq(
+        cli_inspect["HostConfig"]["NetworkMode"].as_str(),
+        Some(mode),
+        "HostConfig.NetworkMode",
+    )
 }

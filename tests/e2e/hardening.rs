@@ -313,8 +313,8 @@ fn bad_inputs_leave_nothing(engine: &Engine) -> TestResult {
     Ok(())
 }
 
-/// Runs regctl as an unprivileged user with a clean environment, so only
-/// the rootful sockets are tried.
+/// Runs regctl as an unprivileged user with a clean environment, so an
+/// engine name tries only the rootful sockets and a URL only itself.
 fn regctl_unprivileged(engine: &Engine, args: &[&str]) -> Result<Run, libtest_mimic::Failed> {
     let exists = Command::new("id")
         .arg(UNPRIVILEGED_USER)
@@ -350,7 +350,7 @@ fn regctl_unprivileged(engine: &Engine, args: &[&str]) -> Result<Run, libtest_mi
         ])
         .arg(regctl_binary())
         .args(args)
-        .args(["--runtime", engine.name])
+        .args(["--runtime", &engine.runtime])
         .output()?;
     Ok(Run {
         code: output.status.code().unwrap_or(-1),
@@ -367,9 +367,10 @@ fn unreadable_socket_names_the_fix(engine: &Engine) -> TestResult {
         FAILURE,
         &format!("exit code; stderr:\n{}", run.stderr),
     )?;
-    let socket = match engine.name {
-        "docker" => "/var/run/docker.sock",
-        _ => "/run/podman/podman.sock",
+    let socket = match (engine.runtime.strip_prefix("unix://"), engine.kind) {
+        (Some(path), _) => path,
+        (None, "docker") => "/var/run/docker.sock",
+        (None, _) => "/run/podman/podman.sock",
     };
     ensure(
         run.stderr.contains(socket),
@@ -379,9 +380,11 @@ fn unreadable_socket_names_the_fix(engine: &Engine) -> TestResult {
         run.stderr.contains("ermission denied"),
         format!("stderr lacks the cause:\n{}", run.stderr),
     )?;
-    let fix = match engine.name {
-        "docker" => "`docker` group",
-        _ => "rootless socket",
+    // An engine named by URL has no group or rootless socket to suggest.
+    let fix = match (engine.runtime.starts_with("unix://"), engine.kind) {
+        (true, _) => "run regctl as the user that owns the engine",
+        (false, "docker") => "`docker` group",
+        (false, _) => "rootless socket",
     };
     ensure(
         run.stderr.contains(fix),
@@ -401,13 +404,13 @@ fn unpullable_image_leaves_nothing(engine: &Engine) -> TestResult {
     ensure(
         run.stderr.contains(&format!(
             "image `{image}` is not present on {} and could not be pulled",
-            engine.name
+            engine.kind
         )),
         format!("stderr:\n{}", run.stderr),
     )?;
     ensure(
         run.stderr
-            .contains(&format!("{} load -i FILE", engine.name)),
+            .contains(&format!("{} load -i FILE", engine.kind)),
         format!("no hint:\n{}", run.stderr),
     )?;
     ensure_eq(
@@ -457,17 +460,7 @@ fn port_taken_after_check(engine: &Engine) -> TestResult {
 }
 
 fn run_with_failpoint(engine: &Engine, args: &[&str]) -> Run {
-    let output = Command::new(regctl_binary())
-        .args(args)
-        .args(["--runtime", engine.name])
-        .env("REGCTL_FAILPOINT", "take-port-after-check")
-        .output()
-        .expect("the regctl binary runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    engine.regctl_with_env(args, &[("REGCTL_FAILPOINT", "take-port-after-check")])
 }
 
 /// Starts `count` creates at once and returns their results.

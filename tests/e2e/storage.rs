@@ -35,6 +35,29 @@ pub fn all() -> Vec<Case> {
     ]
 }
 
+/// Returns a temporary directory and the path of a secret file in it that
+/// the engine's user can read, since a rootless engine runs regctl as
+/// another user. The directory is removed when the first value drops.
+fn secret_file_for(
+    engine: &Engine,
+) -> Result<(tempfile::TempDir, std::path::PathBuf), libtest_mimic::Failed> {
+    let dir = tempfile::tempdir()?;
+    if engine.rootless {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+    }
+    let file = dir.path().join("s3-secret");
+    Ok((dir, file))
+}
+
+fn make_readable(engine: &Engine, path: &std::path::Path) -> TestResult {
+    if engine.rootless {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))?;
+    }
+    Ok(())
+}
+
 fn s3_endpoint() -> Result<String, libtest_mimic::Failed> {
     std::env::var(S3_ENDPOINT_ENV).map_err(|_| {
         format!("{S3_ENDPOINT_ENV} is not set; start an S3 server with scripts/s3/start-moto.sh")
@@ -77,9 +100,9 @@ fn s3_storage_round_trip(engine: &Engine) -> TestResult {
     create_bucket(&endpoint, &bucket)?;
 
     let sentinel = format!("sentinel-secret-{}", std::process::id());
-    let secret_dir = tempfile::tempdir()?;
-    let secret_file = secret_dir.path().join("s3-secret");
+    let (_secret_dir, secret_file) = secret_file_for(engine)?;
     std::fs::write(&secret_file, format!("{sentinel}\n"))?;
+    make_readable(engine, &secret_file)?;
 
     let run = engine.regctl(&[
         "create",
@@ -164,9 +187,9 @@ fn s3_bad_target_leaves_nothing(engine: &Engine) -> TestResult {
     let name = engine.registry_name("s3bad");
     let _cleanup = Cleanup::new(engine, &[&name]);
 
-    let secret_dir = tempfile::tempdir()?;
-    let secret_file = secret_dir.path().join("s3-secret");
+    let (_secret_dir, secret_file) = secret_file_for(engine)?;
     std::fs::write(&secret_file, "not-a-secret")?;
+    make_readable(engine, &secret_file)?;
 
     // Port 1 on the container's own loopback refuses every connection.
     let cases = [
@@ -219,9 +242,9 @@ fn s3_gc_and_update_keep_credentials(engine: &Engine) -> TestResult {
     let _cleanup = Cleanup::new(engine, &[&name]);
     create_bucket(&endpoint, &bucket)?;
 
-    let secret_dir = tempfile::tempdir()?;
-    let secret_file = secret_dir.path().join("s3-secret");
+    let (_secret_dir, secret_file) = secret_file_for(engine)?;
     std::fs::write(&secret_file, "s3-gc-secret")?;
+    make_readable(engine, &secret_file)?;
 
     let run = engine.regctl_ok(&[
         "create",
@@ -276,15 +299,25 @@ fn s3_gc_and_update_keep_credentials(engine: &Engine) -> TestResult {
 fn host_path_storage(engine: &Engine) -> TestResult {
     let name = engine.registry_name("bind");
     let _cleanup = Cleanup::new(engine, &[&name]);
+    // The rootless user must reach the directory to bind-mount it.
     let dir = tempfile::tempdir()?;
     let path = dir.path().to_str().unwrap().to_owned();
+
+    // regctl checks the path on its own machine, and an engine in a chroot
+    // mounts the path inside the chroot, so the directory exists in both.
+    let engine_dir = engine.host_path(&path);
+    std::fs::create_dir_all(&engine_dir)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&engine_dir, std::fs::Permissions::from_mode(0o777))?;
+    }
 
     let endpoint = engine
         .regctl_ok(&["create", &name, "--volume", &path])?
         .stdout;
     push_image(endpoint.trim(), "bind/app", "v1")?;
 
-    let repository = dir.path().join("docker/registry/v2/repositories/bind/app");
+    let repository = engine_dir.join("docker/registry/v2/repositories/bind/app");
     ensure(
         repository.is_dir(),
         format!("{} does not exist", repository.display()),

@@ -20,6 +20,18 @@ pub enum DockerError {
     #[error("failed to query the Docker version")]
     Version(#[source] BollardError),
 
+    #[error("no response to GET /version at {url}")]
+    NoResponse {
+        url: String,
+        #[source]
+        source: BollardError,
+    },
+
+    #[error(
+        "the engine at {url} is neither Docker nor Podman: GET /version lists the components {components}"
+    )]
+    UnknownEngine { url: String, components: String },
+
     #[error("failed to inspect image `{image}`")]
     InspectImage {
         image: String,

@@ -4,12 +4,14 @@
 //! [`regctl_runtime::ContainerRuntime`] and [`RuntimeError`].
 
 mod convert;
+mod detect;
 mod disk_usage;
 mod error;
 mod one_off;
 mod request;
 mod runtime;
 
+pub use detect::detect_kind;
 pub use error::DockerError;
 pub use request::create_request;
 pub use runtime::DockerRuntime;

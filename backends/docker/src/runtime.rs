@@ -38,18 +38,7 @@ impl DockerRuntime {
     /// Negotiation is also the reachability check: an absent socket or a
     /// stopped daemon fails here with [`RuntimeError::Unreachable`].
     pub async fn connect(url: &str) -> Result<Self, RuntimeError> {
-        let client = if let Some(path) = url.strip_prefix("unix://") {
-            Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECONDS, API_DEFAULT_VERSION)
-        } else if url.starts_with("tcp://") || url.starts_with("http://") {
-            Docker::connect_with_http(url, REQUEST_TIMEOUT_SECONDS, API_DEFAULT_VERSION)
-        } else {
-            return Err(DockerError::InvalidUrl {
-                url: url.to_owned(),
-            }
-            .into());
-        };
-
-        let client = client.map_err(|source| DockerError::Connect {
+        let client = new_client(url)?.map_err(|source| DockerError::Connect {
             url: url.to_owned(),
             source,
         })?;
@@ -83,6 +72,29 @@ impl DockerRuntime {
     async fn recorded_host_port(&self, name: &str) -> Option<u16> {
         let info = self.inspect_container(name).await.ok()??;
         spec_from_labels(&info.labels)?.port.host_port
+    }
+}
+
+/// Creates a client for `url` without sending anything. The outer error
+/// rejects an address that is neither `unix://` nor `tcp://` (or `http://`).
+/// The inner one is bollard's, such as a Unix socket that does not exist.
+pub(crate) fn new_client(url: &str) -> Result<Result<Docker, BollardError>, DockerError> {
+    if let Some(path) = url.strip_prefix("unix://") {
+        Ok(Docker::connect_with_unix(
+            path,
+            REQUEST_TIMEOUT_SECONDS,
+            API_DEFAULT_VERSION,
+        ))
+    } else if url.starts_with("tcp://") || url.starts_with("http://") {
+        Ok(Docker::connect_with_http(
+            url,
+            REQUEST_TIMEOUT_SECONDS,
+            API_DEFAULT_VERSION,
+        ))
+    } else {
+        Err(DockerError::InvalidUrl {
+            url: url.to_owned(),
+        })
     }
 }
 
