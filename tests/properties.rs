@@ -40,7 +40,7 @@ fn words(items: &[&str]) -> Vec<String> {
     items.iter().map(|item| (*item).to_owned()).collect()
 }
 
-/// One optional flag of `create` other than the storage flags, as argv
+/// Generates one optional flag of `create` other than the storage flags, as argv
 /// words. Valid values are the most likely, so most lines compile.
 fn flag() -> impl Strategy<Value = Vec<String>> {
     prop_oneof![

@@ -89,7 +89,7 @@ pub async fn replace_container(
     start: bool,
     wait: Option<Duration>,
 ) -> Result<(), Error> {
-    // The configuration file holds credentials that exist nowhere else, so
+    // The configuration file contains credentials that exist nowhere else, so
     // it is read before the old container goes. The container is stopped
     // first: Podman 5.4 serves no file of a running container through its
     // archive endpoint (404), and the container is removed next anyway.

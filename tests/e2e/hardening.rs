@@ -1,5 +1,5 @@
 //! Bad input, injected faults and concurrent use against real engines:
-//! every failure says what happened, exits with the right code and leaves
+//! every failure reports what happened, exits with the right code and leaves
 //! nothing behind.
 
 use std::process::Command;
@@ -36,6 +36,10 @@ pub fn all() -> Vec<Case> {
         Case {
             name: "same_name_creates_race",
             body: same_name_creates_race,
+        },
+        Case {
+            name: "delete_racing_gc",
+            body: delete_racing_gc,
         },
         Case {
             name: "parallel_creates_get_distinct_ports",
@@ -520,4 +524,73 @@ fn parallel_creates_get_distinct_ports(engine: &Engine) -> TestResult {
     endpoints.sort();
     endpoints.dedup();
     ensure_eq(endpoints.len(), 10, "distinct endpoints")
+}
+
+/// Upper bound for one regctl command in the race below. It only turns a
+/// hang into a failure; no result depends on how long a command took.
+const HANG_LIMIT: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// `delete` and `gc` on the same registry at once: both end, whichever
+/// wins, no one-off container stays, and the data volume still serves the
+/// image to a new registry of the same name.
+fn delete_racing_gc(engine: &Engine) -> TestResult {
+    let name = engine.registry_name("race-gc");
+    let _cleanup = Cleanup::new(engine, &[&name]);
+
+    let endpoint = engine
+        .regctl_ok(&["create", &name, "--delete-enabled"])?
+        .stdout;
+    let digest = crate::oci::push_image(endpoint.trim(), "race/app", "v1")?;
+
+    let (gc, delete) = std::thread::scope(|scope| {
+        let gc = scope.spawn(|| run_bounded(engine, &["gc", &name]));
+        let delete = scope.spawn(|| run_bounded(engine, &["delete", &name]));
+        (gc.join().unwrap(), delete.join().unwrap())
+    });
+    let gc = gc?;
+    let delete = delete?;
+
+    // Each command either succeeds or fails with a message of its own.
+    for (command, run) in [("gc", &gc), ("delete", &delete)] {
+        ensure(
+            run.code == 0 || (run.code == FAILURE && run.stderr.contains("error: ")),
+            format!("{command} exited {}:\n{}", run.code, run.stderr),
+        )?;
+    }
+    ensure(
+        !engine.container_exists(&format!("{name}_gc")),
+        "the gc one-off container was left",
+    )?;
+
+    // Whatever state the race left, the registry goes and its data stays.
+    if engine.container_exists(&name) {
+        engine.regctl_ok(&["delete", &name])?;
+    }
+    let endpoint = engine.regctl_ok(&["create", &name])?.stdout;
+    ensure_eq(
+        crate::oci::manifest_digest(endpoint.trim(), "race/app", "v1")?,
+        Some(digest),
+        "image after the race",
+    )
+}
+
+/// Runs regctl in a thread and fails when it has not ended after
+/// [`HANG_LIMIT`].
+fn run_bounded(engine: &Engine, args: &[&str]) -> Result<Run, libtest_mimic::Failed> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let owned: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+    let engine = engine.clone();
+
+    std::thread::spawn(move || {
+        let args: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let _ = sender.send(engine.regctl(&args));
+    });
+
+    receiver.recv_timeout(HANG_LIMIT).map_err(|_| {
+        format!(
+            "regctl {args:?} did not end within {} s",
+            HANG_LIMIT.as_secs()
+        )
+        .into()
+    })
 }
