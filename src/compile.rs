@@ -39,10 +39,16 @@ const S3_FLAG_KEYS: &[(&str, &str)] = &[
     ("REGISTRY_STORAGE_S3_ROOTDIRECTORY", "--s3-root-directory"),
 ];
 
-/// Registry settings that contain S3 credentials.
-const S3_SECRET_KEYS: &[&str] = &[
+/// Variables that contain S3 credentials, for the registry's configuration
+/// or for the AWS SDK's credential chain. In the environment they would also
+/// land in the spec label and in `inspect`, so regctl takes them only
+/// through its S3 flags, which write them into the configuration file.
+const CREDENTIAL_KEYS: &[&str] = &[
     "REGISTRY_STORAGE_S3_ACCESSKEY",
     "REGISTRY_STORAGE_S3_SECRETKEY",
+    "REGISTRY_STORAGE_S3_SESSIONTOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
 ];
 
 /// Storage drivers of Distribution 2.x and 3.x. A second driver in the
@@ -344,6 +350,9 @@ fn merge_extra_env(
             continue;
         }
 
+        if CREDENTIAL_KEYS.contains(&key.as_str()) {
+            return Err(CompileError::SecretInEnv { key: key.clone() });
+        }
         check_storage_key(key, driver)?;
         if driver == "s3" {
             check_s3_key(key)?;
@@ -386,15 +395,8 @@ fn check_storage_key(key: &str, driver: &'static str) -> Result<(), CompileError
     Ok(())
 }
 
-/// Rejects S3 settings that a flag owns, and S3 credentials, which belong
-/// in the configuration file rather than in the environment.
+/// Rejects S3 settings that a flag owns.
 fn check_s3_key(key: &str) -> Result<(), CompileError> {
-    if S3_SECRET_KEYS.contains(&key) {
-        return Err(CompileError::SecretInEnv {
-            key: key.to_owned(),
-        });
-    }
-
     match S3_FLAG_KEYS.iter().find(|(owned, _)| *owned == key) {
         Some((_, flag)) => Err(CompileError::OverridesFlag {
             key: key.to_owned(),

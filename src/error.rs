@@ -125,6 +125,11 @@ pub enum Error {
     #[error("`gc` does not apply to registry `{name}`, which keeps its data in memory")]
     GcInMemory { name: String },
 
+    #[error(
+        "`update` would lose every image of registry `{name}`, which keeps its data in memory"
+    )]
+    UpdateInMemory { name: String },
+
     #[error("host path `{path}` does not exist")]
     HostPathMissing { path: String },
 
@@ -133,9 +138,6 @@ pub enum Error {
 
     #[error("failed to serialize the output")]
     Serialize(#[source] Box<dyn std::error::Error + Send + Sync>),
-
-    #[error("{failed} of {total} registries could not be deleted")]
-    DeleteIncomplete { failed: usize, total: usize },
 
     /// A combination of arguments that clap cannot check, such as `--keep`
     /// with a digest.
@@ -239,7 +241,8 @@ impl Error {
             | Error::EmptySecretFile { .. }
             | Error::IncompleteS3Keys { .. }
             | Error::HostPathMissing { .. }
-            | Error::GcInMemory { .. } => EXIT_USAGE,
+            | Error::GcInMemory { .. }
+            | Error::UpdateInMemory { .. } => EXIT_USAGE,
             _ => EXIT_FAILURE,
         }
     }
@@ -336,6 +339,10 @@ impl Error {
                 "the container was changed outside regctl; recreate it with \
                  `regctl delete {name}` and `regctl create`"
             )),
+            Error::UpdateInMemory { name } => Some(format!(
+                "create a new registry instead: `regctl delete {name}`, then `regctl create` \
+                 with the flags you want"
+            )),
             Error::GcInMemory { .. } => Some(
                 "in-memory data goes away when the registry stops; `regctl rmi` alone \
                  removes images from it"
@@ -345,7 +352,8 @@ impl Error {
                 "create it first (`mkdir -p {path}`), or pass a volume name to --volume"
             )),
             Error::NotReady { .. } | Error::Exited { .. } => Some(
-                "nothing was left behind; pass --keep-on-failure to keep the container for debugging"
+                "the registry's own messages are above; `create` removes what it made unless \
+                 --keep-on-failure is given, which keeps the container for debugging"
                     .to_owned(),
             ),
             Error::RegistryNotRunning { name, .. } => {

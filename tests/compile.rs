@@ -155,6 +155,14 @@ fn rejected_combinations() {
             ],
             "selects a second storage driver beside `s3`",
         ),
+        (
+            &["--extra-env", "AWS_SECRET_ACCESS_KEY=x"],
+            "`--extra-env AWS_SECRET_ACCESS_KEY` would put an S3 credential",
+        ),
+        (
+            &["--storage", "inmemory", "--extra-env", "AWS_SESSION_TOKEN=x"],
+            "`--extra-env AWS_SESSION_TOKEN` would put an S3 credential",
+        ),
     ];
 
     for (args, expected) in cases {

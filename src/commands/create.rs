@@ -262,6 +262,11 @@ async fn provision_steps(
     let mut taken = recorded_ports(runtime).await?;
     taken.extend(taken_elsewhere);
 
+    // A taken explicit port is an error before anything is created.
+    if let Some(port) = explicit_port {
+        check_port_free(spec.port.host_ip, port, &taken)?;
+    }
+
     if let Some(volume) = spec.data_volume() {
         if ensure_volume(runtime, &spec.name, volume).await? {
             created.volume = Some(volume.to_owned());
@@ -270,12 +275,6 @@ async fn provision_steps(
 
     for _ in 0..MAX_START_ATTEMPTS {
         let port = match explicit_port {
-            Some(port) if taken.contains(&port) || !ports::is_free(spec.port.host_ip, port) => {
-                return Err(Error::PortInUse {
-                    ip: spec.port.host_ip,
-                    port,
-                });
-            }
             Some(port) => port,
             None => ports::allocate(spec.port.host_ip, &taken)?,
         };
@@ -314,10 +313,23 @@ async fn provision_steps(
     })
 }
 
+fn check_port_free(ip: std::net::IpAddr, port: u16, taken: &BTreeSet<u16>) -> Result<(), Error> {
+    if taken.contains(&port) || !ports::is_free(ip, port) {
+        return Err(Error::PortInUse { ip, port });
+    }
+    Ok(())
+}
+
 /// Fails when any container already has the name. The error tells whether
 /// it is a regctl registry.
 async fn check_name_free(runtime: &dyn ContainerRuntime, name: &str) -> Result<(), Error> {
-    let Some(container) = runtime.inspect_container(name).await? else {
+    // Engines also resolve a unique prefix of a container id; a container
+    // found that way leaves the name free.
+    let Some(container) = runtime
+        .inspect_container(name)
+        .await?
+        .filter(|container| container.name == name)
+    else {
         return Ok(());
     };
 

@@ -12,6 +12,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::cli::GcArgs;
+use crate::commands::STOP_TIMEOUT_SECONDS;
 use crate::commands::{find_registry, Found};
 use crate::engines::error_chain;
 use crate::error::Error;
@@ -19,9 +20,6 @@ use crate::gc;
 use crate::output::print_rows;
 use crate::readiness::wait_until_ready;
 use crate::registry_config;
-
-/// Seconds the engine waits for the registry to exit before killing it.
-const STOP_TIMEOUT_SECONDS: u32 = 10;
 
 const HEADERS: &[&str] = &[
     "registry",

@@ -7,13 +7,11 @@ use serde::Serialize;
 use tracing::info;
 
 use crate::cli::{DeleteArgs, InspectArgs, NameArgs, StartArgs};
+use crate::commands::STOP_TIMEOUT_SECONDS;
 use crate::commands::{find_registry, Found, RegistryView};
 use crate::error::Error;
 use crate::output::{print_document, print_text};
 use crate::readiness::wait_until_ready;
-
-/// Seconds the engine waits for the registry to exit before killing it.
-const STOP_TIMEOUT_SECONDS: u32 = 10;
 
 #[derive(Serialize)]
 struct InspectView<'a> {

@@ -19,6 +19,9 @@ use crate::cli::RuntimeChoice;
 use crate::engines::{self, Engine};
 use crate::error::Error;
 
+/// Seconds the engine waits for a registry to exit before killing it.
+pub const STOP_TIMEOUT_SECONDS: u32 = 10;
+
 /// One registry as `list`, `inspect` and `create` show it.
 #[derive(Debug, Serialize)]
 pub struct RegistryView {
@@ -89,7 +92,14 @@ pub async fn find_registry(choice: &RuntimeChoice, name: &str) -> Result<Found, 
         .join(", ");
 
     for engine in engines {
-        let Some(container) = engine.runtime.inspect_container(name).await? else {
+        // Engines also resolve a unique prefix of a container id, so only an
+        // exact name match counts.
+        let Some(container) = engine
+            .runtime
+            .inspect_container(name)
+            .await?
+            .filter(|container| container.name == name)
+        else {
             continue;
         };
 

@@ -5,10 +5,13 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use regctl_runtime::{ContainerFile, ContainerRuntime, ContainerState, RegistrySpec, RuntimeError};
+use regctl_runtime::{
+    ContainerFile, ContainerRuntime, ContainerState, RegistrySpec, RuntimeError, StorageSpec,
+};
 use tracing::{info, warn};
 
 use crate::cli::UpdateArgs;
+use crate::commands::STOP_TIMEOUT_SECONDS;
 use crate::commands::{find_registry, Found};
 use crate::compile::compile_update;
 use crate::engines::error_chain;
@@ -18,9 +21,6 @@ use crate::ports::CreateLock;
 use crate::readiness::wait_until_ready;
 use crate::registry_config;
 
-/// Seconds the engine waits for the old registry to exit before killing it.
-const STOP_TIMEOUT_SECONDS: u32 = 10;
-
 pub async fn run(args: &UpdateArgs) -> Result<(), Error> {
     let Found {
         engine,
@@ -28,6 +28,13 @@ pub async fn run(args: &UpdateArgs) -> Result<(), Error> {
         spec,
     } = find_registry(&args.runtime.runtime, &args.name).await?;
     let runtime = engine.runtime.as_ref();
+
+    // A new container starts with empty memory, so every image would go.
+    if spec.storage == StorageSpec::InMemory {
+        return Err(Error::UpdateInMemory {
+            name: spec.name.clone(),
+        });
+    }
 
     let updated = compile_update(&spec, args.delete_enabled);
     let endpoint = format!("{}\n", spec.endpoint().unwrap_or_default());
@@ -89,21 +96,25 @@ pub async fn replace_container(
     start: bool,
     wait: Option<Duration>,
 ) -> Result<(), Error> {
-    // The configuration file contains credentials that exist nowhere else, so
-    // it is read before the old container goes. The container is stopped
-    // first: Podman 5.4 serves no file of a running container through its
-    // archive endpoint (404), and the container is removed next anyway.
-    if old.command.is_some() {
-        runtime
-            .stop_container(&old.name, STOP_TIMEOUT_SECONDS)
-            .await?;
-    }
-    let config = registry_config::read_config_file(runtime, old).await?;
+    // The registry stops gracefully before its container is removed. The
+    // configuration file, whose credentials exist nowhere else, is read
+    // after the stop because Podman 5.4 serves no file of a running
+    // container through its archive endpoint (404).
+    let prepared = prepare_removal(runtime, old).await;
+    let config = match prepared {
+        Ok(config) => config,
+        Err(error) => {
+            // Nothing was removed, so starting the old container again undoes
+            // the stop.
+            if start {
+                let _ = runtime.start_container(&old.name).await;
+            }
+            return Err(error);
+        }
+    };
 
     let replaced = {
         let _lock = CreateLock::acquire().await?;
-        // Nothing changed yet if the removal fails, so there is nothing to
-        // restore either.
         runtime.remove_container(&old.name).await?;
         bring_up(runtime, new, start, config.as_ref()).await
     };
@@ -117,9 +128,8 @@ pub async fn replace_container(
     };
 
     warn!(
-        "the new container of `{}` failed ({}); restoring the previous one",
-        old.name,
-        error_chain(&error)
+        "the new container of `{}` failed; restoring the previous one",
+        old.name
     );
     let restored = restore(runtime, old, start, wait, config.as_ref()).await;
     Err(Error::UpdateFailed {
@@ -129,6 +139,17 @@ pub async fn replace_container(
         restore_error: restored.err().map(|error| error_chain(&error)),
         source: Box::new(error),
     })
+}
+
+/// Stops the old container and reads its configuration file, if any.
+async fn prepare_removal(
+    runtime: &dyn ContainerRuntime,
+    old: &RegistrySpec,
+) -> Result<Option<ContainerFile>, Error> {
+    runtime
+        .stop_container(&old.name, STOP_TIMEOUT_SECONDS)
+        .await?;
+    registry_config::read_config_file(runtime, old).await
 }
 
 async fn bring_up(

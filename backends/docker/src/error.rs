@@ -159,7 +159,7 @@ pub enum DockerError {
         source: BollardError,
     },
 
-    #[error("Docker ended the wait for container `{name}` without an exit code")]
+    #[error("the Docker daemon ended the wait for container `{name}` without an exit code")]
     WaitEnded { name: String },
 
     #[error("failed to query the disk usage of Docker volumes")]

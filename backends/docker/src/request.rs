@@ -54,16 +54,19 @@ pub(crate) fn one_off_body(
     let registry = container_body(spec);
 
     // Local storage needs no network. S3 storage does, and then the
-    // engine's default network serves, as it does for the registry.
+    // registry's own network serves, which an endpoint may only resolve on.
+    // The one-off gets no alias there, so it never answers to the
+    // registry's name.
+    let registry_host = registry.host_config.unwrap_or_default();
     let network_mode = match spec.storage {
-        StorageSpec::S3(_) => None,
+        StorageSpec::S3(_) => registry_host.network_mode.clone(),
         _ => Some("none".to_owned()),
     };
     let host_config = HostConfig {
         port_bindings: None,
         network_mode,
         restart_policy: None,
-        ..registry.host_config.unwrap_or_default()
+        ..registry_host
     };
 
     ContainerCreateBody {

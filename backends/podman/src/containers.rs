@@ -46,7 +46,7 @@ impl PodmanRuntime {
             tracing::warn!(
                 container = spec.name,
                 warning,
-                "Podman warned while creating a container"
+                "the Podman service warned while creating a container"
             );
         }
         Ok(created.id)

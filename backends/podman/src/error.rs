@@ -279,7 +279,7 @@ pub enum PodmanError {
         source: ApiError,
     },
 
-    #[error("Podman reported no exit code for container `{name}`")]
+    #[error("the Podman service reported no exit code for container `{name}`")]
     ExitCodeMissing { name: String },
 
     #[error("failed to query the disk usage of Podman volumes")]

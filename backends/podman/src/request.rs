@@ -93,15 +93,28 @@ pub(crate) fn one_off_opts(
         .restart_policy(ContainerRestartPolicy::No);
 
     // Local storage needs no network. S3 storage does, and then the
-    // engine's default network serves, as it does for the registry.
-    match spec.storage {
-        StorageSpec::S3(_) => builder.build(),
-        _ => builder
-            .net_namespace(Namespace {
-                nsmode: Some("none".to_owned()),
-                value: None,
-            })
-            .build(),
+    // registry's own network serves, which an endpoint may only resolve on.
+    // The one-off gets no alias there, so it never answers to the
+    // registry's name.
+    let namespace = |mode: &str| Namespace {
+        nsmode: Some(mode.to_owned()),
+        value: None,
+    };
+    match (&spec.storage, &spec.network) {
+        (StorageSpec::S3(_), None) => builder.build(),
+        (StorageSpec::S3(_), Some(network)) => {
+            let options = PerNetworkOptions {
+                aliases: None,
+                interface_name: None,
+                static_ips: None,
+                static_mac: None,
+            };
+            builder
+                .net_namespace(namespace("bridge"))
+                .networks([(network.name.as_str(), options)])
+                .build()
+        }
+        _ => builder.net_namespace(namespace("none")).build(),
     }
 }
 

@@ -78,7 +78,7 @@ impl PodmanRuntime {
             Ok(())
         } else {
             Err(ApiError::message(
-                "Podman ended the pull without reporting an image",
+                "the Podman service ended the pull without reporting an image",
             ))
         }
     }
