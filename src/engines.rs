@@ -148,16 +148,42 @@ async fn probe(endpoint: &Endpoint) -> Result<Engine, String> {
 }
 
 async fn connect_endpoint(endpoint: &Endpoint) -> Result<Engine, RuntimeError> {
-    let runtime: Box<dyn ContainerRuntime> = match endpoint.kind {
-        RuntimeKind::Docker => Box::new(DockerRuntime::connect(&endpoint.url).await?),
-        RuntimeKind::Podman => Box::new(PodmanRuntime::connect(&endpoint.url)?),
-    };
+    let runtime = client_for(endpoint).await?;
     let info = runtime.info().await?;
     Ok(Engine {
         runtime,
         info,
         origin: endpoint.origin,
     })
+}
+
+/// Builds the client of one address without asking the engine about
+/// itself. A Docker client negotiates its API version here; a Podman client
+/// sends nothing yet.
+async fn client_for(endpoint: &Endpoint) -> Result<Box<dyn ContainerRuntime>, RuntimeError> {
+    Ok(match endpoint.kind {
+        RuntimeKind::Docker => Box::new(DockerRuntime::connect(&endpoint.url).await?),
+        RuntimeKind::Podman => Box::new(PodmanRuntime::connect(&endpoint.url)?),
+    })
+}
+
+/// Clients of every discovered address except `skip`, without the version
+/// probe, for callers that only list containers. libpod's `/info`, which
+/// the probe calls, takes about 200 ms on Podman 4.3. An address whose
+/// engine is down is left out.
+pub async fn clients_except(skip: &str) -> Vec<Box<dyn ContainerRuntime>> {
+    let mut clients = Vec::new();
+    for endpoint in candidates(&RuntimeChoice::Auto) {
+        if endpoint.url == skip {
+            continue;
+        }
+        match tokio::time::timeout(PROBE_TIMEOUT, client_for(&endpoint)).await {
+            Ok(Ok(client)) => clients.push(client),
+            Ok(Err(error)) => debug!("skipping {}: {}", endpoint.url, error_chain(&error)),
+            Err(_) => debug!("skipping {}: no answer", endpoint.url),
+        }
+    }
+    clients
 }
 
 /// Joins an error and its sources with `: `, for one-line reports.

@@ -22,6 +22,10 @@ use crate::readiness::wait_until_ready;
 use crate::registry_config;
 use crate::secrets::{load_s3_keys, S3Keys};
 
+/// How long another engine may take to list its registries during
+/// `create`. Bounds a hung engine; a stopped one fails at once.
+const LIST_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Attempts to start on a freshly allocated port when another process took
 /// the previous one between the check and the start.
 const MAX_START_ATTEMPTS: usize = 5;
@@ -368,21 +372,15 @@ async fn ports_on_other_engines(runtime: &dyn ContainerRuntime) -> BTreeSet<u16>
     // A registry on an engine given only by `--runtime URL`, or on another
     // user's rootless engine, is not counted, so a stopped one there can
     // lose its port.
-    let Ok(engines) = engines::connect_all(&RuntimeChoice::Auto).await else {
-        return ports;
-    };
-
-    for other in engines
-        .iter()
-        .filter(|other| other.info.socket != runtime.socket())
-    {
-        match recorded_ports(other.runtime.as_ref()).await {
-            Ok(found) => ports.extend(found),
-            Err(error) => debug!(
+    for other in engines::clients_except(runtime.socket()).await {
+        match tokio::time::timeout(LIST_TIMEOUT, recorded_ports(other.as_ref())).await {
+            Ok(Ok(found)) => ports.extend(found),
+            Ok(Err(error)) => debug!(
                 "cannot list registries on {}: {}",
-                other.info.socket,
+                other.socket(),
                 engines::error_chain(&error)
             ),
+            Err(_) => debug!("no answer from {} when listing registries", other.socket()),
         }
     }
     ports

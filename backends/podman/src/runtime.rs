@@ -99,29 +99,22 @@ impl ContainerRuntime for PodmanRuntime {
     }
 
     async fn info(&self) -> Result<EngineInfo, RuntimeError> {
-        let info = self.podman.info().await.map_err(|error| {
-            self.fail(PodmanError::Info {
-                source: error.into(),
-            })
-        })?;
-
-        let rootless = info
-            .host
-            .and_then(|host| host.security)
-            .and_then(|security| security.rootless)
-            .unwrap_or(false);
-        let (version, api_version) = match info.version {
-            Some(version) => (version.version, version.api_version),
-            None => (None, None),
-        };
-
-        Ok(EngineInfo {
-            kind: RuntimeKind::Podman,
-            version: version.unwrap_or_default(),
-            api_version: api_version.unwrap_or_default(),
-            socket: self.url.clone(),
-            rootless,
-        })
+        // libpod's `/info` takes about 200 ms on Podman 4.3.1 and `/_ping`
+        // about 10 ms, and every command starts with this call. The ping
+        // carries the version in its headers, and on a unix socket the
+        // socket's owner tells rootful (root) from rootless.
+        if let Some(rootless) = socket_owned_by_user(&self.url) {
+            if let Ok(ping) = self.podman.ping().await {
+                return Ok(EngineInfo {
+                    kind: RuntimeKind::Podman,
+                    version: ping.libpod_api_version.clone(),
+                    api_version: ping.libpod_api_version,
+                    socket: self.url.clone(),
+                    rootless,
+                });
+            }
+        }
+        self.full_info().await
     }
 
     async fn image_exists(&self, reference: &str) -> Result<bool, RuntimeError> {
@@ -300,4 +293,44 @@ impl ContainerRuntime for PodmanRuntime {
     async fn volume_size(&self, name: &str) -> Result<Option<u64>, RuntimeError> {
         self.volume_disk_usage(name).await
     }
+}
+
+impl PodmanRuntime {
+    /// Queries libpod's `/info`, which also works over TCP.
+    async fn full_info(&self) -> Result<EngineInfo, RuntimeError> {
+        let info = self.podman.info().await.map_err(|error| {
+            self.fail(PodmanError::Info {
+                source: error.into(),
+            })
+        })?;
+
+        let rootless = info
+            .host
+            .and_then(|host| host.security)
+            .and_then(|security| security.rootless)
+            .unwrap_or(false);
+        let (version, api_version) = match info.version {
+            Some(version) => (version.version, version.api_version),
+            None => (None, None),
+        };
+
+        Ok(EngineInfo {
+            kind: RuntimeKind::Podman,
+            version: version.unwrap_or_default(),
+            api_version: api_version.unwrap_or_default(),
+            socket: self.url.clone(),
+            rootless,
+        })
+    }
+}
+
+/// Whether the unix socket at `url` belongs to a user other than root, or
+/// `None` for another kind of address or a socket that cannot be read.
+fn socket_owned_by_user(url: &str) -> Option<bool> {
+    use std::os::unix::fs::MetadataExt;
+
+    let path = url.strip_prefix("unix://")?;
+    std::fs::metadata(path)
+        .ok()
+        .map(|metadata| metadata.uid() != 0)
 }
