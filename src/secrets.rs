@@ -37,6 +37,9 @@ pub fn load_s3_keys(
         return Ok(None);
     }
 
+    // NOTE: AWS_SESSION_TOKEN is not read, so temporary (STS or SSO)
+    // credentials from the environment fail at the registry's first
+    // request; only long-lived keys work.
     let non_empty = |value: Option<String>| value.filter(|value| !value.is_empty());
     let access_key =
         non_empty(args.s3_access_key.clone()).or_else(|| non_empty(env(ACCESS_KEY_ENV)));
