@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use regctl_runtime::{
     spec_from_labels, volume_labels, ContainerFile, ContainerRuntime, RegistrySpec, RuntimeError,
-    RuntimeKind, S3Credentials, StorageSpec, LABEL_MANAGED, LABEL_NAME,
+    RuntimeKind, S3Credentials, StorageSpec, LABEL_MANAGED,
 };
 use serde::Serialize;
 use tracing::{debug, info, warn};
 
 use crate::cli::{CreateArgs, DocumentFormat, RuntimeChoice};
+use crate::commands::{is_volume_of, warn_delete_enabled};
 use crate::commands::{regctl_spec, RegistryView};
 use crate::compile::compile_create;
 use crate::engines::{self, Engine};
@@ -124,11 +125,7 @@ fn record_credentials(spec: &mut RegistrySpec, have_keys: bool) {
 /// Warns about settings whose cost users may not expect.
 fn warn_about(spec: &RegistrySpec) {
     if spec.delete_enabled {
-        warn!(
-            "delete is enabled on `{}`: the registry has no authentication, so anyone who \
-             can reach its port can delete images",
-            spec.name
-        );
+        warn_delete_enabled(&spec.name);
     }
 
     if spec.storage == StorageSpec::InMemory {
@@ -400,10 +397,7 @@ async fn ensure_volume(
                 .await?;
             Ok(true)
         }
-        Some(labels)
-            if labels.get(LABEL_MANAGED).map(String::as_str) == Some("true")
-                && labels.get(LABEL_NAME).map(String::as_str) == Some(registry) =>
-        {
+        Some(labels) if is_volume_of(&labels, registry) => {
             info!("reusing data volume `{volume}`");
             Ok(false)
         }

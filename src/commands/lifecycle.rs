@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
-use regctl_runtime::{ContainerInfo, RegistrySpec, LABEL_MANAGED, LABEL_NAME};
+use regctl_runtime::{ContainerInfo, RegistrySpec};
 use serde::Serialize;
 use tracing::info;
 
 use crate::cli::{DeleteArgs, InspectArgs, NameArgs, StartArgs};
+use crate::commands::is_volume_of;
 use crate::commands::STOP_TIMEOUT_SECONDS;
 use crate::commands::{find_registry, Found, RegistryView};
 use crate::error::Error;
@@ -100,10 +101,10 @@ async fn delete_one(found: &Found, remove_volumes: bool) -> Result<(), Error> {
     }
 
     // Only a volume that regctl created for this registry is removed.
-    let owned = runtime.volume_labels(volume).await?.is_some_and(|labels| {
-        labels.get(LABEL_MANAGED).map(String::as_str) == Some("true")
-            && labels.get(LABEL_NAME) == Some(name)
-    });
+    let owned = runtime
+        .volume_labels(volume)
+        .await?
+        .is_some_and(|labels| is_volume_of(&labels, name));
     if owned {
         runtime.remove_volume(volume).await?;
         info!("removed data volume `{volume}`");

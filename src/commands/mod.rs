@@ -9,9 +9,11 @@ pub mod rmi;
 pub mod runtimes;
 pub mod update;
 
+use std::collections::BTreeMap;
+
 use regctl_runtime::{
     spec_from_labels, ContainerInfo, ContainerState, RegistrySpec, RuntimeKind, StorageSpec,
-    VolumeSource, LABEL_MANAGED,
+    VolumeSource, LABEL_MANAGED, LABEL_NAME,
 };
 use serde::Serialize;
 
@@ -138,8 +140,20 @@ pub async fn find_running_registry(choice: &RuntimeChoice, name: &str) -> Result
 
 /// The spec of a container that regctl created, or `None`.
 pub fn regctl_spec(container: &ContainerInfo) -> Option<RegistrySpec> {
-    if container.labels.get(LABEL_MANAGED).map(String::as_str) != Some("true") {
-        return None;
-    }
     spec_from_labels(&container.labels)
+}
+
+/// Checks whether volume labels mark a volume that regctl created for
+/// registry `registry`.
+pub fn is_volume_of(labels: &BTreeMap<String, String>, registry: &str) -> bool {
+    labels.get(LABEL_MANAGED).map(String::as_str) == Some("true")
+        && labels.get(LABEL_NAME).map(String::as_str) == Some(registry)
+}
+
+/// Warns that delete is on, which any client that reaches the port can use.
+pub fn warn_delete_enabled(registry: &str) {
+    tracing::warn!(
+        "delete is enabled on `{registry}`: the registry has no authentication, so anyone who \
+         can reach its port can delete images"
+    );
 }

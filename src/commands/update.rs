@@ -11,6 +11,7 @@ use regctl_runtime::{
 use tracing::{info, warn};
 
 use crate::cli::UpdateArgs;
+use crate::commands::warn_delete_enabled;
 use crate::commands::STOP_TIMEOUT_SECONDS;
 use crate::commands::{find_registry, Found};
 use crate::compile::compile_update;
@@ -48,11 +49,7 @@ pub async fn run(args: &UpdateArgs) -> Result<(), Error> {
     }
 
     if updated.delete_enabled {
-        warn!(
-            "delete is enabled on `{}`: the registry has no authentication, so anyone who \
-             can reach its port can delete images",
-            spec.name
-        );
+        warn_delete_enabled(&spec.name);
     }
 
     // A stopped registry stays stopped, as it would after `stop`.
