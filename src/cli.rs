@@ -55,7 +55,7 @@ pub enum Command {
     /// Show one registry in detail
     Inspect(InspectArgs),
 
-    /// Start a stopped registry and wait until it answers
+    /// Start a stopped registry and wait until it responds
     Start(StartArgs),
 
     /// Stop a running registry
@@ -101,7 +101,7 @@ pub enum Command {
 /// Container engine to use, as `--runtime` gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuntimeChoice {
-    /// The first engine that answers: Docker, then Podman.
+    /// The first engine that responds: Docker, then Podman.
     Auto,
     Docker,
     Podman,
@@ -127,7 +127,7 @@ pub enum DocumentFormat {
 
 #[derive(Debug, Clone, Args)]
 pub struct RuntimeArgs {
-    /// Container engine to use: auto (the first that answers, Docker first),
+    /// Container engine to use: auto (the first that responds, Docker first),
     /// docker, podman, or the API address of one engine, such as
     /// unix:///run/podman/podman.sock or tcp://127.0.0.1:2375
     #[arg(
@@ -142,7 +142,7 @@ pub struct RuntimeArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct WaitArgs {
-    /// Seconds to wait until the registry answers `GET /v2/`
+    /// Seconds to wait until the registry responds to `GET /v2/`
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub wait_timeout: u64,
 

@@ -170,7 +170,7 @@ pub fn compile_create(args: &CreateArgs) -> Result<RegistrySpec, CompileError> {
 
     // The image's configuration file names the filesystem driver. Any other
     // driver gets a file of regctl's, so exactly one driver reaches the
-    // registry whatever the image's file says.
+    // registry whatever the image's file contains.
     let command =
         (driver != "filesystem").then(|| vec!["serve".to_owned(), CONFIG_PATH.to_owned()]);
 

@@ -13,14 +13,14 @@ use tracing::debug;
 use crate::cli::RuntimeChoice;
 use crate::error::{Attempt, Error};
 
-/// How long one engine may take to answer its version probe. A socket that
+/// How long one engine may take to respond to its version probe. A socket that
 /// does not exist fails at once; this bounds a daemon that hangs.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Origin of an address given with `--runtime URL`.
 const ORIGIN_FLAG: &str = "--runtime";
 
-/// A runtime that answered, with what it reported.
+/// A runtime that responded, with what it reported.
 pub struct Engine {
     pub runtime: Box<dyn ContainerRuntime>,
     pub info: EngineInfo,
@@ -124,7 +124,7 @@ pub async fn connect_all(choice: &RuntimeChoice) -> Result<Vec<Engine>, Error> {
     Ok(engines)
 }
 
-/// Connects to one address and asks for the engine's version. Returns why
+/// Connects to one address and requests the engine's version. Returns why
 /// it failed, with its causes, as text for the "tried" list.
 async fn probe(endpoint: &Endpoint) -> Result<Engine, String> {
     let result = tokio::time::timeout(PROBE_TIMEOUT, connect_endpoint(endpoint)).await;
@@ -180,7 +180,7 @@ pub async fn clients_except(skip: &str) -> Vec<Box<dyn ContainerRuntime>> {
         match tokio::time::timeout(PROBE_TIMEOUT, client_for(&endpoint)).await {
             Ok(Ok(client)) => clients.push(client),
             Ok(Err(error)) => debug!("skipping {}: {}", endpoint.url, error_chain(&error)),
-            Err(_) => debug!("skipping {}: no answer", endpoint.url),
+            Err(_) => debug!("skipping {}: no response", endpoint.url),
         }
     }
     clients

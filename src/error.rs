@@ -400,7 +400,7 @@ impl Error {
     }
 }
 
-/// The first engine address that refused access, if any.
+/// Returns the first engine address that denied access, if any.
 fn denied_socket(attempts: &[Attempt]) -> Option<&Attempt> {
     attempts
         .iter()
@@ -420,7 +420,7 @@ fn permission_hint(kind: RuntimeKind, socket: &str) -> String {
     }
 }
 
-/// Whether an error or one of its causes reports a denied permission.
+/// Checks whether an error or one of its causes reports a denied permission.
 fn is_permission_denied(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut current = Some(error);
     while let Some(error) = current {

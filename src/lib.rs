@@ -1,6 +1,6 @@
 //! regctl creates and manages local OCI registries on Docker or Podman.
 //!
-//! The binary is a thin `main`; this library holds the CLI definition, the
+//! The binary is a thin `main`; this library contains the CLI definition, the
 //! pure flag compiler and the commands, so tests can reach them.
 
 pub mod cli;

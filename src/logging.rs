@@ -42,7 +42,7 @@ pub fn init(verbose: u8, quiet: bool) {
     tracing_subscriber::registry().with(layer).init();
 }
 
-/// Whether an event may print request bodies, which carry the registry
+/// Checks whether an event may print request bodies, which carry the registry
 /// configuration file and its credentials. bollard 0.21 logs every request,
 /// body included, at TRACE, so those events are dropped at any verbosity.
 fn prints_request_bodies(metadata: &tracing::Metadata<'_>) -> bool {

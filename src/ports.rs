@@ -69,7 +69,7 @@ fn lock_path() -> PathBuf {
     }
 }
 
-/// Whether a process on this host could bind `ip:port` now.
+/// Checks whether a process on this host could bind `ip:port` now.
 pub fn is_free(ip: IpAddr, port: u16) -> bool {
     TcpListener::bind(SocketAddr::new(ip, port)).is_ok()
 }

@@ -202,7 +202,7 @@ fn summarize_logs(logs: &str) -> String {
     errors.join("\n")
 }
 
-/// The part of an error line that names its cause, without the time stamp
+/// Returns the part of an error line that names its cause, without the time stamp
 /// and request ids that differ between repeats. S3 errors put their request
 /// id after an escaped line break, so the cause ends at the first `\n`.
 fn error_cause(line: &str) -> &str {

@@ -321,7 +321,7 @@ fn check_port_free(ip: std::net::IpAddr, port: u16, taken: &BTreeSet<u16>) -> Re
     Ok(())
 }
 
-/// Fails when any container already has the name. The error tells whether
+/// Fails when any container already has the name. The error states whether
 /// it is a regctl registry.
 async fn check_name_free(runtime: &dyn ContainerRuntime, name: &str) -> Result<(), Error> {
     // Engines also resolve a unique prefix of a container id; a container
@@ -365,7 +365,7 @@ async fn recorded_ports(runtime: &dyn ContainerRuntime) -> Result<BTreeSet<u16>,
 async fn ports_on_other_engines(runtime: &dyn ContainerRuntime) -> BTreeSet<u16> {
     let mut ports = BTreeSet::new();
 
-    // NOTE: this sees only what `auto` discovery finds as the current user.
+    // NOTE: this counts only what `auto` discovery finds as the current user.
     // A registry on an engine given only by `--runtime URL`, or on another
     // user's rootless engine, is not counted, so a stopped one there can
     // lose its port.
@@ -377,7 +377,7 @@ async fn ports_on_other_engines(runtime: &dyn ContainerRuntime) -> BTreeSet<u16>
                 other.socket(),
                 engines::error_chain(&error)
             ),
-            Err(_) => debug!("no answer from {} when listing registries", other.socket()),
+            Err(_) => debug!("{} did not respond when listing registries", other.socket()),
         }
     }
     ports

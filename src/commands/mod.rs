@@ -34,7 +34,7 @@ pub struct RegistryView {
     pub endpoint: String,
     pub delete_enabled: bool,
     pub storage: String,
-    /// Where the data lives: a volume name, a host path, `memory`, or an
+    /// Location of the data: a volume name, a host path, `memory`, or an
     /// `s3://BUCKET/PREFIX` address.
     pub data: String,
     pub image: String,
@@ -80,7 +80,7 @@ pub struct Found {
 }
 
 /// Finds registry `name` on the engines of `choice`; with `auto`, on every
-/// engine that answers, in discovery order.
+/// engine that responds, in discovery order.
 ///
 /// Fails when no engine has a container of that name, and when the
 /// container lacks regctl's labels, so callers never touch a container
@@ -138,7 +138,7 @@ pub async fn find_running_registry(choice: &RuntimeChoice, name: &str) -> Result
     Ok(found)
 }
 
-/// The spec of a container that regctl created, or `None`.
+/// Returns the spec of a container that regctl created, or `None`.
 pub fn regctl_spec(container: &ContainerInfo) -> Option<RegistrySpec> {
     spec_from_labels(&container.labels)
 }

@@ -175,7 +175,7 @@ impl From<DockerError> for RuntimeError {
     }
 }
 
-/// HTTP status of an error the daemon answered with, if any.
+/// Returns the HTTP status of an error response of the daemon, if any.
 pub(crate) fn status_code(error: &BollardError) -> Option<u16> {
     match error {
         BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
@@ -184,7 +184,7 @@ pub(crate) fn status_code(error: &BollardError) -> Option<u16> {
 }
 
 /// Whether the error means the daemon could not be reached at all, as
-/// opposed to an error the daemon answered with.
+/// opposed to an error response of the daemon.
 pub(crate) fn is_connection_error(error: &BollardError) -> bool {
     matches!(
         error,

@@ -55,7 +55,7 @@ pub(crate) fn one_off_body(
 
     // Local storage needs no network. S3 storage does, and then the
     // registry's own network serves, which an endpoint may only resolve on.
-    // The one-off gets no alias there, so it never answers to the
+    // The one-off gets no alias there, so it never responds to the
     // registry's name.
     let registry_host = registry.host_config.unwrap_or_default();
     let network_mode = match spec.storage {

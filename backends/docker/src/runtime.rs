@@ -55,7 +55,7 @@ impl DockerRuntime {
     }
 
     /// Maps an error of a call that needs the daemon, keeping "cannot reach
-    /// the daemon" apart from what the daemon answered.
+    /// the daemon" apart from the daemon's error responses.
     pub(crate) fn failure(
         &self,
         source: BollardError,
@@ -98,7 +98,7 @@ pub(crate) fn new_client(url: &str) -> Result<Result<Docker, BollardError>, Dock
     }
 }
 
-/// Whether a start failure means the host port is taken. Docker 20.10 says
+/// Checks whether a start failure means the host port is taken. Docker 20.10 reports
 /// "port is already allocated" for a port another container holds, and
 /// "address already in use" for one another process holds.
 fn is_port_conflict(error: &BollardError) -> bool {

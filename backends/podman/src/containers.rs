@@ -113,7 +113,7 @@ impl PodmanRuntime {
         }))
     }
 
-    /// Reads one file through the archive endpoint. libpod answers 404 for a
+    /// Reads one file through the archive endpoint. libpod returns 404 for a
     /// missing container or path, and 500 "no such container" in some
     /// versions, which both mean there is nothing to read.
     pub(crate) async fn read_container_file(

@@ -94,7 +94,7 @@ pub(crate) fn one_off_opts(
 
     // Local storage needs no network. S3 storage does, and then the
     // registry's own network serves, which an endpoint may only resolve on.
-    // The one-off gets no alias there, so it never answers to the
+    // The one-off gets no alias there, so it never responds to the
     // registry's name.
     let namespace = |mode: &str| Namespace {
         nsmode: Some(mode.to_owned()),

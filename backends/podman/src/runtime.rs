@@ -324,7 +324,7 @@ impl PodmanRuntime {
     }
 }
 
-/// Whether the unix socket at `url` belongs to a user other than root, or
+/// Checks whether the unix socket at `url` belongs to a user other than root, or
 /// `None` for another kind of address or a socket that cannot be read.
 fn socket_owned_by_user(url: &str) -> Option<bool> {
     use std::os::unix::fs::MetadataExt;

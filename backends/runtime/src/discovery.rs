@@ -14,7 +14,7 @@ pub struct Endpoint {
     pub kind: RuntimeKind,
     /// `unix:///path` or `tcp://host:port`.
     pub url: String,
-    /// Where the address came from, such as `DOCKER_HOST` or `rootless`.
+    /// Source of the address, such as `DOCKER_HOST` or `rootless`.
     pub origin: &'static str,
 }
 

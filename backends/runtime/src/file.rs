@@ -45,7 +45,7 @@ pub fn file_from_archive(archive: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
 
 impl ContainerFile {
     /// Packs the file into a tar archive to extract at `/`. The archive also
-    /// holds the file's own directory, owned by the same user and closed to
+    /// contains the file's own directory, owned by the same user and closed to
     /// others (0700), which must therefore be a directory only regctl uses.
     /// Higher directories are left out, because extracting an entry for an
     /// existing directory such as `/etc` would change its mode.

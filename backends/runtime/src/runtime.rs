@@ -23,7 +23,7 @@ impl fmt::Display for RuntimeKind {
     }
 }
 
-/// What an engine reports about itself.
+/// Version and mode that an engine reports about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EngineInfo {
     pub kind: RuntimeKind,
